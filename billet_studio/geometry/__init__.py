@@ -1,0 +1,28 @@
+"""Stamp geometry: polygons with holes, boxes, validation and repair, masks and GAN crops."""
+
+from billet_studio.geometry.crops import CropWindow, crop_window, paired_crop
+from billet_studio.geometry.raster import fill_polygons, rasterize_polygons
+from billet_studio.geometry.repair import (
+    DEFAULT_MIN_AREA,
+    RepairResult,
+    clip_polygon,
+    repair_polygon,
+    validate_polygon,
+)
+from billet_studio.geometry.shapes import Box, StampPolygon, polygonal_parts
+
+__all__ = [
+    "DEFAULT_MIN_AREA",
+    "Box",
+    "CropWindow",
+    "RepairResult",
+    "StampPolygon",
+    "clip_polygon",
+    "crop_window",
+    "fill_polygons",
+    "paired_crop",
+    "polygonal_parts",
+    "rasterize_polygons",
+    "repair_polygon",
+    "validate_polygon",
+]

@@ -1,0 +1,1 @@
+"""Package data: bundled demo model weights (read with importlib.resources)."""

@@ -1,0 +1,1 @@
+"""Package data: glyph templates and icons (read with importlib.resources)."""
