@@ -1,6 +1,10 @@
 """The project on disk: records, LabelMe sidecars, import/export, splits, atomic saves."""
 
-from billet_studio.annotations.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from billet_studio.annotations.atomic import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+)
 from billet_studio.annotations.errors import AnnotationError, SaveError
 from billet_studio.annotations.id_format import IdFormat
 from billet_studio.annotations.images import (

@@ -16,6 +16,16 @@ from typing import Any
 from billet_studio.annotations.errors import SaveError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once: os.umask can only be read by setting it, which is not thread-safe later on.
+_UMASK = _current_umask()
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically, keeping the old file's permissions."""
     path = Path(path)
@@ -26,8 +36,10 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        if path.exists():
-            os.chmod(temp_name, path.stat().st_mode & 0o7777)
+        # mkstemp creates the file private (0600); give it the old file's mode, or the
+        # mode a plain open() would have given a new file.
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK
+        os.chmod(temp_name, mode)
         os.replace(temp_name, path)
     except OSError as error:
         with contextlib.suppress(OSError):

@@ -165,7 +165,7 @@ class Project:
         return sorted(
             path for path in self.image_root.rglob("*.json")
             if (path.parent, path.stem) not in stems
-            and not path.relative_to(self.root).parts[0] in OUTPUT_FOLDERS
+            and path.relative_to(self.root).parts[0] not in OUTPUT_FOLDERS
         )
 
     def contains(self, path: Path) -> bool:

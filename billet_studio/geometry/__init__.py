@@ -1,7 +1,11 @@
 """Stamp geometry: polygons with holes, boxes, validation and repair, masks and GAN crops."""
 
 from billet_studio.geometry.crops import CropWindow, crop_window, paired_crop
-from billet_studio.geometry.raster import fill_polygons, rasterize_polygons
+from billet_studio.geometry.raster import (
+    fill_polygons,
+    rasterize_polygons,
+    rasterize_polygons_exact,
+)
 from billet_studio.geometry.repair import (
     DEFAULT_MIN_AREA,
     RepairResult,
@@ -10,6 +14,7 @@ from billet_studio.geometry.repair import (
     validate_polygon,
 )
 from billet_studio.geometry.shapes import Box, StampPolygon, polygonal_parts
+from billet_studio.geometry.trace import trace_mask
 
 __all__ = [
     "DEFAULT_MIN_AREA",
@@ -23,6 +28,8 @@ __all__ = [
     "paired_crop",
     "polygonal_parts",
     "rasterize_polygons",
+    "rasterize_polygons_exact",
     "repair_polygon",
+    "trace_mask",
     "validate_polygon",
 ]

@@ -1,0 +1,1 @@
+"""The studio: the only Qt code (main window shell, pages, canvas, workers)."""

@@ -1,0 +1,47 @@
+# Two commands for a new user: `make run` and `make test`. Everything lives in .venv (pip:
+# uv and poetry skip the local torch wheels and would download gigabytes).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE := examples/sample-project
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench venv dev clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+venv: $(VENV)/.installed
+dev: $(VENV)/.installed-dev
+
+# Opens the studio on the bundled sample project; with no display, checks it instead.
+run: $(VENV)/.installed
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$QT_QPA_PLATFORM" = offscreen ]; then \
+		$(BIN)/billet-studio gui $(SAMPLE); \
+	else \
+		echo "No display found: checking the sample project instead of opening the studio."; \
+		$(BIN)/billet-studio check $(SAMPLE); \
+	fi
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q --timeout=300 $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,80 @@
+"""Exporting masks: a full-image mask per photograph and square (mask, stamp) crop pairs
+for pix2pix. Test-split images are left out unless asked for: nothing trains on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from billet_studio import __version__
+from billet_studio.annotations.atomic import atomic_write_bytes, atomic_write_json
+from billet_studio.annotations.errors import AnnotationError
+from billet_studio.annotations.images import read_image
+from billet_studio.annotations.project import Project
+from billet_studio.geometry import paired_crop, rasterize_polygons
+from billet_studio.jobs import CancelToken, Progress
+
+
+@dataclass(frozen=True)
+class MaskExportConfig:
+    """Crop pairs default to pix2pix's 256x256 (the paper's unet_256)."""
+
+    size: int = 256
+    margin: float = 0.15
+    include_test: bool = False
+
+
+def _write_png(path: Path, array: np.ndarray) -> None:
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", array)
+    if not ok:
+        raise AnnotationError(path, "could not be encoded as PNG")
+    atomic_write_bytes(path, encoded.tobytes())
+
+
+def export_masks(
+    project: Project, out: Path, config: MaskExportConfig = MaskExportConfig(),
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress]:
+    """Job: write ``out/masks/…png``, ``out/pairs/{mask,image}/…png`` and a manifest."""
+    if out.resolve().is_relative_to(project.image_root.resolve()):
+        raise AnnotationError(out, "is inside the project's images folder; choose another")
+    records = project.load_records()
+    chosen = [r for r in records if config.include_test or r.split != "test"]
+    pairs: list[dict[str, object]] = []
+    skipped_boxes = 0
+    for step, record in enumerate(chosen, start=1):
+        if cancel is not None and cancel.cancelled:
+            return
+        relative = Path(project.relative(record.image_path)).with_suffix("")
+        name = "__".join(relative.parts[1:] if relative.parts[0] == "images" else relative.parts)
+        polygons = [p for stamp in record.stamps for p in stamp.polygons]
+        _write_png(out / "masks" / f"{name}.png",
+                   rasterize_polygons(polygons, record.height, record.width))
+        image = read_image(record.image_path) if record.stamps else None
+        for index, stamp in enumerate(record.stamps):
+            if not stamp.polygons or image is None:
+                skipped_boxes += 1
+                continue
+            mask, crop = paired_crop(image, stamp.polygons, config.size, config.margin)
+            pair_name = f"{name}__{index:03d}"
+            _write_png(out / "pairs" / "mask" / f"{pair_name}.png", mask)
+            _write_png(out / "pairs" / "image" / f"{pair_name}.png", crop)
+            pairs.append({"name": pair_name, "image": project.relative(record.image_path),
+                          "label": stamp.label, "visibility": stamp.visibility,
+                          "split": record.split})
+        yield Progress(step, len(chosen), f"{name}: {len(record.stamps)} stamps")
+    atomic_write_json(out / "manifest.json", {
+        "project": str(project.root),
+        "config": asdict(config),
+        "code_version": __version__,
+        "images": len(chosen),
+        "left_out_test_images": len(records) - len(chosen),
+        "box_only_stamps_without_pairs": skipped_boxes,
+        "pairs": pairs,
+    })
