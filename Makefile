@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SAMPLE := examples/sample-project
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench venv dev clean
+.PHONY: run test test-core lint bench venv dev clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -40,8 +40,20 @@ lint: $(VENV)/.installed-dev
 test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q --timeout=300 $(PYTEST_ARGS)
 
+# The GUI-free core must import and pass its tests with neither Qt nor torch installed.
+CORE_VENV := .venv-core
+CORE_DEPS := numpy shapely opencv-python-headless pillow pyyaml tomli-w pycocotools \
+	pytest pytest-timeout hypothesis
+test-core:
+	test -x $(CORE_VENV)/bin/python || $(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet $(CORE_DEPS)
+	$(CORE_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	! $(CORE_VENV)/bin/python -c 'import PySide6' 2>/dev/null
+	! $(CORE_VENV)/bin/python -c 'import torch' 2>/dev/null
+	$(CORE_VENV)/bin/python -m pytest -q --timeout=300 -p no:cacheprovider $(PYTEST_ARGS)
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache $(CORE_VENV)

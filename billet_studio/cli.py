@@ -100,6 +100,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"device        cpu ({torch.get_num_threads()} threads), no CUDA device")
     except ImportError as error:
         print(f"torch         not importable ({error})")
+        print("device        unknown (training and the detector need torch)")
     print(f"Qt            {qt_versions()}")
     display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     print(f"display       {display or 'none (the studio needs QT_QPA_PLATFORM=offscreen)'}")
