@@ -26,7 +26,7 @@ dev: $(VENV)/.installed-dev
 
 # Opens the studio on the bundled sample project; with no display, checks it instead.
 run: $(VENV)/.installed
-	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$QT_QPA_PLATFORM" = offscreen ]; then \
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ "$$QT_QPA_PLATFORM" != offscreen ]; then \
 		$(BIN)/billet-studio gui $(SAMPLE); \
 	else \
 		echo "No display found: checking the sample project instead of opening the studio."; \

@@ -7,17 +7,17 @@ fast and never import Qt or torch.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 
 def package_version() -> str:
@@ -150,10 +150,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     from billet_studio.annotations.importers import import_annotations
 
     root = Path(args.project)
-    exists = (root / PROJECT_FILE).exists() or root.is_dir()
-    project = Project.open(root) if exists else Project.create(root)
+    created = not root.is_dir()
+    project = Project.create(root) if created else Project.open(root)
     images = Path(args.images) if args.images else None
-    report = import_annotations(project, args.source_format, Path(args.source), images)
+    try:
+        report = import_annotations(project, args.source_format, Path(args.source), images)
+    except BaseException:
+        if created:  # leave no half-made project behind a failed import
+            (root / PROJECT_FILE).unlink(missing_ok=True)
+            shutil.rmtree(root / "images", ignore_errors=True)
+            with contextlib.suppress(OSError):
+                root.rmdir()
+        raise
     for line in (*report.skipped, *report.warnings):
         print(line)
     print(f"imported {report.images_imported} images with {report.shapes_imported} shapes "
@@ -271,9 +279,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from billet_studio.annotations.errors import AnnotationError
+    from billet_studio.jobs import JobCancelled
 
     try:
         return int(args.func(args))
+    except JobCancelled as error:
+        print(f"cancelled: {error}", file=sys.stderr)
+        return 130
     except AnnotationError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -66,7 +66,10 @@ STOP_REQUEST_NAME = "STOP"
 def request_stop(run_dir: Path) -> Path:
     """Ask the job running in ``run_dir`` to stop at its next yield."""
     path = run_dir / STOP_REQUEST_NAME
-    path.write_text(f"stop requested at {time.time():.3f}\n", encoding="utf-8")
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write(f"stop requested at {time.time():.3f}\n")
+        stream.flush()
+        os.fsync(stream.fileno())
     return path
 
 

@@ -184,3 +184,47 @@ def test_broken_sidecar_stops_export(project: Project, tmp_path: Path) -> None:
         export_coco(project, tmp_path / "coco")
     assert caught.value.path == broken
     assert not (tmp_path / "coco").exists()
+
+
+def test_re_export_after_a_split_change_leaves_no_stale_files(
+    project: Project, tmp_path: Path
+) -> None:
+    out = tmp_path / "yolo"
+    export_yolo(project, out)
+    assert (out / "labels" / "train" / "a.txt").exists()
+    record = project.load_record(project.root / "images" / "a.png")
+    project.save_record(record.with_billet(split="test"))
+    export_yolo(project, out)
+    assert not (out / "labels" / "train" / "a.txt").exists()
+    assert not (out / "images" / "train" / "a.png").exists()
+    assert (out / "labels" / "test" / "a.txt").exists()
+    coco_out = tmp_path / "coco"
+    export_coco(project, coco_out)
+    record = project.load_record(project.root / "images" / "a.png")
+    project.save_record(record.with_billet(split=None))
+    export_coco(project, coco_out)
+    test = load_coco(coco_out / "test.json")
+    assert [image["file_name"] for image in test.dataset["images"]] == ["images/b.png"]
+
+
+def test_unlabelled_images_are_left_out_with_a_warning(project: Project, tmp_path: Path) -> None:
+    Image.new("RGB", (8, 8)).save(project.root / "images" / "new.png")
+    report = export_coco(project, tmp_path / "coco")
+    train = load_coco(tmp_path / "coco" / "train.json")
+    assert "images/new.png" not in [i["file_name"] for i in train.dataset["images"]]
+    assert any("1 image(s) have no labels yet" in w for w in report.warnings)
+
+
+def test_export_never_replaces_a_folder_it_did_not_write(
+    project: Project, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+    with pytest.raises(AnnotationError, match="not empty and was not written"):
+        export_coco(project, mine)
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(AnnotationError, match="is a file"):
+        export_yolo(project, a_file)
+    assert (mine / "thesis.tex").read_text() == "precious" and a_file.read_text() == "x"

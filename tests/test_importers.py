@@ -414,3 +414,50 @@ def test_cvat_malformed_names_the_file(
     with pytest.raises(AnnotationError, match=problem) as caught:
         import_annotations(project, "cvat-xml", source)
     assert caught.value.path == source
+
+
+def test_coco_rle_that_does_not_fit_its_image_or_bbox_is_an_error(project, tmp_path):
+    make_png(tmp_path / "a.png", 40, 30)
+    rle = ring_rle()
+    for segmentation, bbox, problem in (
+        ({**rle, "size": [300, 400]}, [30, 20, 9, 9], "RLE is 400x300 but its image is 40x30"),
+        (rle, [0, 0, 5, 5], "outside its bbox"),
+    ):
+        source = tmp_path / "c.json"
+        source.write_text(json.dumps({
+            "images": [{"id": 1, "file_name": "a.png", "width": 40, "height": 30}],
+            "categories": [{"id": 1, "name": "8"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": bbox,
+                             "segmentation": segmentation}],
+        }))
+        with pytest.raises(AnnotationError, match=problem):
+            import_annotations(project, "coco", source)
+        assert not (project.root / "images" / "a.json").exists()
+
+
+def test_coco_file_names_cannot_reach_outside_the_source_folder(project, tmp_path):
+    make_png(tmp_path / "private" / "secret.png", 20, 10)
+    (tmp_path / "coco").mkdir()
+    source = tmp_path / "coco" / "c.json"
+    source.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "../private/secret.png"},
+                   {"id": 2, "file_name": str(tmp_path / "private" / "secret.png")}],
+        "categories": [], "annotations": [],
+    }))
+    report = import_annotations(project, "coco", source)
+    assert report.images_imported == 0
+    assert all("not found" in line for line in report.skipped)
+    assert not (project.root / "images" / "secret.png").exists()
+
+
+def test_huge_numbers_are_an_error_not_a_crash(project, tmp_path):
+    make_png(tmp_path / "a.png", 40, 30)
+    source = tmp_path / "c.json"
+    source.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png"}],
+        "categories": [{"id": 1, "name": "8"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+                         "bbox": [10**400, 0, 5, 5]}],
+    }))
+    with pytest.raises(AnnotationError, match=r"bbox: expected a number, got 1000.*\.\.\.$"):
+        import_annotations(project, "coco", source)

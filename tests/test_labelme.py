@@ -142,6 +142,11 @@ def test_shapes_outside_the_image_are_clipped(tmp_path):
     ('{"shapes": [{"points": [[0, 0]]}]}', "shape 1 has no label"),
     ('{"shapes": [{"label": "1", "points": [[0, 0], [1, 1]]}]}', "at least 3 points"),
     ('{"shapes": [{"label": "1", "points": [[0, "x"], [1, 1], [2, 2]]}]}', "finite numbers"),
+    ('{"shapes": [{"label": "1", "points": [[1' + "0" * 400 + ', 1], [1, 1], [2, 2]]}]}',
+     "finite numbers"),
+    ('{"shapes": [{"label": "1", "points": [[0, 0], [1, 1], [2, 0]], "flags": []}]}',
+     "'flags' must map names"),
+    ('{"shapes": [], "flags": 0}', "'flags' must map names"),
     ('{"shapes": [{"label": "1", "points": [[0, 0], [1, 1], [2, 0]], "flags": {"poor": 1}}]}',
      "true/false"),
     ('{"shapes": [], "imageHeight": -4}', "positive whole number"),
@@ -171,14 +176,16 @@ def test_truncated_and_binary_files_are_errors(tmp_path):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
+    | st.integers(min_value=10**308, max_value=10**400),  # too large for a float
     lambda children: st.lists(children, max_size=4)
     | st.dictionaries(st.text(max_size=6), children, max_size=4),
     max_leaves=20,
 )
 shape_like = st.fixed_dictionaries(
     {"label": json_values | st.sampled_from(["1", "A"]),
-     "points": st.lists(st.lists(st.floats() | st.integers(), max_size=3), max_size=5)
+     "points": st.lists(st.lists(st.floats() | st.integers() | st.just(10**400), max_size=3),
+                        max_size=5)
      | json_values},
     optional={"shape_type": st.sampled_from(["polygon", "rectangle", "circle"]) | json_values,
               "flags": json_values | st.dictionaries(st.text(max_size=4), st.booleans()),

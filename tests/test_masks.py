@@ -6,11 +6,12 @@ import json
 
 import cv2
 import numpy as np
-from project_builder import RECTANGLE, SQUARE_WITH_HOLE, add_image, make_project
+import pytest
+from project_builder import RECTANGLE, SQUARE_WITH_HOLE, add_image, make_project, write_image
 
-from billet_studio.annotations import BilletInfo, read_image
+from billet_studio.annotations import AnnotationError, BilletInfo, read_image
 from billet_studio.annotations.mask_export import MaskExportConfig, export_masks
-from billet_studio.jobs import CancelToken
+from billet_studio.jobs import CancelToken, JobCancelled
 
 
 def test_masks_and_pairs_are_written_for_training_images_only(tmp_path):
@@ -47,15 +48,50 @@ def test_pair_image_is_the_stamp_region_of_the_photo(tmp_path):
     assert np.abs(crop[10:40, 10:40].astype(int) - photo[20:50, 15:45].astype(int)).mean() < 3
 
 
-def test_include_test_and_cancel(tmp_path):
+def test_include_test_and_cancel_keeps_the_earlier_output(tmp_path):
     project = make_project(tmp_path / "p")
     for index in range(3):
         add_image(project, f"t{index}.png", SQUARE_WITH_HOLE, BilletInfo(split="test"))
+    out = tmp_path / "out"
+    list(export_masks(project, out, MaskExportConfig(size=32, include_test=True)))
+    earlier = json.loads((out / "manifest.json").read_text())
+    assert earlier["images"] == 3
     cancel = CancelToken()
-    job = export_masks(project, tmp_path / "out", MaskExportConfig(include_test=True), cancel)
+    job = export_masks(project, out, MaskExportConfig(include_test=True), cancel)
     first = next(job)
     cancel.cancel()
-    assert list(job) == []
+    with pytest.raises(JobCancelled):
+        next(job)
     assert first.step == 1 and first.total == 3
-    assert len(list((tmp_path / "out" / "masks").iterdir())) == 1
-    assert not (tmp_path / "out" / "manifest.json").exists()
+    assert json.loads((out / "manifest.json").read_text()) == earlier
+    assert [p.name for p in tmp_path.iterdir()] == ["out", "p"]  # no staging left
+
+
+def test_re_export_after_a_split_change_drops_new_test_images(tmp_path):
+    project = make_project(tmp_path / "p")
+    a = add_image(project, "a.png", SQUARE_WITH_HOLE)
+    add_image(project, "b.png", SQUARE_WITH_HOLE)
+    out = tmp_path / "out"
+    list(export_masks(project, out))
+    assert (out / "masks" / "a.png").exists()
+    project.save_record(a.with_billet(split="test"))
+    list(export_masks(project, out))
+    assert sorted(p.name for p in (out / "masks").iterdir()) == ["b.png"]
+    assert sorted(p.name for p in (out / "pairs" / "image").iterdir()) == ["b__000.png"]
+
+
+def test_unlabelled_images_and_foreign_folders_are_left_alone(tmp_path):
+    project = make_project(tmp_path / "p")
+    add_image(project, "a.png", SQUARE_WITH_HOLE)
+    write_image(project.root / "images" / "unlabelled.png")
+    out = tmp_path / "out"
+    list(export_masks(project, out))
+    assert [p.name for p in (out / "masks").iterdir()] == ["a.png"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(AnnotationError, match="not empty and was not written"):
+        list(export_masks(project, mine))
+    assert (mine / "notes.txt").read_text() == "keep me"
+    with pytest.raises(AnnotationError, match="project folder itself"):
+        list(export_masks(project, project.root))

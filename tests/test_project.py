@@ -171,3 +171,30 @@ def test_id_format_names_what_is_wrong():
     checked = IdFormat(r"\d{11}", "luhn")
     assert checked.matches("79927398713")
     assert "fails its luhn check digit" in checked.problem("79927398714")
+
+
+def test_images_sharing_a_stem_are_an_error_for_both(tmp_path):
+    project = make_project(tmp_path / "p")
+    add_image(project, "x.png")
+    write_image(project.root / "images" / "x.jpg")
+    items = list(project.iter_records())
+    assert len(items) == 2 and all(isinstance(i, AnnotationError) for i in items)
+    assert "shares its label file x.json with x.png" in str(items[0])
+    with pytest.raises(AnnotationError, match="shares its label file"):
+        project.load_records()
+
+
+def test_image_linked_from_outside_the_project_is_refused(tmp_path):
+    outside = write_image(tmp_path / "elsewhere" / "x.png")
+    (tmp_path / "elsewhere" / "x.json").write_text('{"shapes": []}')
+    project = make_project(tmp_path / "p")
+    add_image(project, "a.png")
+    (project.root / "images" / "link.png").symlink_to(outside)
+    with pytest.raises(AnnotationError, match=r"is a link to .*outside the project folder"):
+        project.load_record(project.root / "images" / "link.png")
+
+
+def test_plain_folder_classes_sort_numbers_naturally(tmp_path):
+    from billet_studio.annotations import order_classes
+
+    assert order_classes({"10", "2", "B", "A", "1", "-"}) == ("1", "2", "10", "A", "B", "-")

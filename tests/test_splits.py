@@ -92,3 +92,17 @@ def test_validation_images_are_never_taken(project):
     project.save_record(val.with_billet(split="val"))
     plan = plan_test_split(project.load_records(), 40, project.root)
     assert val.image_path not in plan.test
+
+
+def test_existing_marks_over_a_stratum_share_do_not_grow_the_split(project):
+    records = project.load_records()
+    a_well = [r for r in records if stratum_value(r, "site") == "A"
+              and stratum_value(r, "visibility") == "well"]
+    for record in a_well[:6]:  # 6 marked where a 16-image split wants 4
+        project.save_record(record.with_billet(split="test"))
+    plan = plan_test_split(project.load_records(), 16, project.root)
+    assert len(plan.test) == 16
+    counts = strata_counts(project, plan.test)
+    assert counts[("A", "well")] == 6
+    assert sum(counts.values()) == 16
+    assert any("exceed the share of A/well by 2" in w for w in plan.warnings)

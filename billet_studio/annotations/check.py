@@ -11,6 +11,7 @@ from billet_studio.annotations.images import read_image
 from billet_studio.annotations.labelme import load_json_document
 from billet_studio.annotations.project import Project
 from billet_studio.annotations.records import ImageRecord
+from billet_studio.annotations.shapes import USED_SHAPE_TYPES
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ def record_problems(project: Project, record: ImageRecord, decode: bool = True) 
     problems += [Problem(source, w, "warning") for w in record.geometry_warnings]
     classes = set(project.config.classes)
     for index, shape in enumerate(record.shapes):
-        if shape.shape_type in ("polygon", "rectangle") and shape.label not in classes:
+        if shape.shape_type in USED_SHAPE_TYPES and shape.label not in classes:
             problems.append(Problem(source, f"{source}: shape {index + 1} has label "
                                             f"{shape.label!r}, which is not a project class"))
     billet = record.billet

@@ -14,7 +14,7 @@ from typing import Any
 
 from billet_studio.annotations.atomic import atomic_write_json
 from billet_studio.annotations.errors import AnnotationError
-from billet_studio.annotations.records import SPLITS, BilletInfo, ImageRecord
+from billet_studio.annotations.records import LABELME_VERSION, SPLITS, BilletInfo, ImageRecord
 from billet_studio.annotations.shapes import USED_SHAPE_TYPES, VISIBILITIES, Shape
 
 TOP_LEVEL_KEYS = (
@@ -66,9 +66,7 @@ def parse_labelme(document: Any, json_path: Path, image_path: Path) -> ImageReco
     )
     height = _optional_size(document, "imageHeight", json_path)
     width = _optional_size(document, "imageWidth", json_path)
-    flags = document.get("flags") or {}
-    if not isinstance(flags, dict) or not all(isinstance(v, bool) for v in flags.values()):
-        raise AnnotationError(json_path, "'flags' must map names to true/false")
+    flags = _flags(document.get("flags"), json_path, "")
     image_data = document.get("imageData")
     if image_data is not None and not isinstance(image_data, str):
         raise AnnotationError(json_path, "'imageData' must be base64 text or null")
@@ -126,9 +124,7 @@ def _parse_shape(raw: Any, index: int, path: Path, warnings: list[str]) -> Shape
     if shape_type not in USED_SHAPE_TYPES:
         warnings.append(f"{path}: {where}: shape type {shape_type!r} is kept but not used "
                         "(Billet Studio uses polygon and rectangle)")
-    flags = raw.get("flags") or {}
-    if not isinstance(flags, dict) or not all(isinstance(v, bool) for v in flags.values()):
-        raise AnnotationError(path, f"{where}: 'flags' must map names to true/false")
+    flags = _flags(raw.get("flags"), path, f"{where}: ")
     group_id = raw.get("group_id")
     if group_id is not None and (isinstance(group_id, bool) or not isinstance(group_id, int)):
         raise AnnotationError(path, f"{where}: 'group_id' must be a whole number or null")
@@ -148,12 +144,29 @@ def _parse_points(raw: Any, path: Path, where: str) -> tuple[tuple[float, float]
             not isinstance(point, list | tuple)
             or len(point) != 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
-            or not all(math.isfinite(v) for v in point)
+            or not all(_finite(v) for v in point)
         ):
-            raise AnnotationError(path, f"{where}: point {point!r} is not an [x, y] pair of "
+            shown = repr(point) if len(repr(point)) < 60 else repr(point)[:57] + "..."
+            raise AnnotationError(path, f"{where}: point {shown} is not an [x, y] pair of "
                                         "finite numbers")
         points.append((point[0], point[1]))
     return tuple(points)
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _flags(raw: Any, path: Path, where: str) -> dict[str, bool]:
+    """A labelme flags object: names to booleans (labelme writes ``{}`` when there are none)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, bool) for v in raw.values()):
+        raise AnnotationError(path, f"{where}'flags' must map names to true/false")
+    return dict(raw)
 
 
 def _parse_billet(raw: Any, path: Path) -> BilletInfo:
@@ -182,7 +195,7 @@ def labelme_document(record: ImageRecord, json_path: Path) -> dict[str, Any]:
     to the sidecar."""
     image_path = os.path.relpath(record.image_path, json_path.parent)
     document: dict[str, Any] = {
-        "version": record.version or "5.5.0",
+        "version": record.version or LABELME_VERSION,
         "flags": dict(record.flags),
         "shapes": [_shape_document(s) for s in record.shapes],
         "imagePath": Path(image_path).as_posix(),

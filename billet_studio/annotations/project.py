@@ -8,6 +8,7 @@ valid project whose classes come from its labels.
 
 from __future__ import annotations
 
+import os
 import string
 import tomllib
 from collections.abc import Iterator
@@ -41,13 +42,12 @@ class ProjectConfig:
     sites: tuple[str, ...] = ("A", "B")
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def class_index(self, label: str) -> int:
-        return self.classes.index(label)
-
 
 def order_classes(labels: set[str]) -> tuple[str, ...]:
     """Digits, then letters, then anything else, each in natural order."""
-    return tuple(sorted(labels, key=lambda s: (not s.isdigit(), not s.isalpha(), s)))
+    return tuple(sorted(labels, key=lambda s: (
+        not s.isdigit(), not s.isalpha(), int(s) if s.isdigit() else 0, s
+    )))
 
 
 def parse_project_toml(path: Path) -> ProjectConfig:
@@ -142,18 +142,20 @@ class Project:
         images = self.root / "images"
         return images if images.is_dir() else self.root
 
+    def _files(self) -> Iterator[Path]:
+        """Files under the image folder; hidden and output folders are not entered."""
+        for folder, subfolders, files in os.walk(self.image_root):
+            here = Path(folder)
+            subfolders[:] = sorted(
+                name for name in subfolders
+                if not name.startswith(".")
+                and not (here == self.root and name in OUTPUT_FOLDERS)
+            )
+            yield from (here / name for name in files if not name.startswith("."))
+
     def image_paths(self) -> list[Path]:
         """Every photograph of the project, sorted; output folders are skipped."""
-        found = []
-        for path in self.image_root.rglob("*"):
-            relative = path.relative_to(self.root).parts
-            if relative and relative[0] in OUTPUT_FOLDERS:
-                continue
-            if any(part.startswith(".") for part in relative):
-                continue
-            if is_image_file(path) and path.is_file():
-                found.append(path)
-        return sorted(found)
+        return sorted(path for path in self._files() if is_image_file(path))
 
     @staticmethod
     def sidecar_path(image_path: Path) -> Path:
@@ -163,24 +165,37 @@ class Project:
         """JSON files beside the images that no image pairs with (by stem)."""
         stems = {(p.parent, p.stem) for p in self.image_paths()}
         return sorted(
-            path for path in self.image_root.rglob("*.json")
-            if (path.parent, path.stem) not in stems
-            and path.relative_to(self.root).parts[0] not in OUTPUT_FOLDERS
+            path for path in self._files()
+            if path.suffix.lower() == ".json" and (path.parent, path.stem) not in stems
         )
 
     def contains(self, path: Path) -> bool:
-        return path.resolve().is_relative_to(self.root)
+        """Whether ``path`` is inside the project folder, links followed."""
+        return Path(path).resolve().is_relative_to(self.root)
 
     def relative(self, path: Path) -> str:
-        return path.resolve().relative_to(self.root).as_posix()
+        """``path`` relative to the project folder (as written, links not followed)."""
+        absolute = Path(os.path.abspath(path))
+        if not absolute.is_relative_to(self.root):
+            raise AnnotationError(path, f"is not inside the project folder {self.root}")
+        return absolute.relative_to(self.root).as_posix()
+
+    def relative_to_images(self, path: Path) -> Path:
+        """``path`` relative to the project's image folder."""
+        return Path(os.path.abspath(path)).relative_to(self.image_root)
 
     def load_record(self, image_path: Path) -> ImageRecord:
         """The record of one image (an empty one if it has no sidecar yet).
 
         Raises AnnotationError when the sidecar is broken, names an image outside the
-        project, or disagrees with the image's size.
+        project, or disagrees with the image's size, and when the image is a link to a file
+        outside the project folder.
         """
-        image_path = image_path.resolve()
+        image_path = Path(os.path.abspath(image_path))
+        real = image_path.resolve()
+        if not real.is_relative_to(self.root):
+            raise AnnotationError(image_path, f"is a link to {real}, outside the project "
+                                              "folder; copy the image in instead")
         json_path = self.sidecar_path(image_path)
         height, width = read_image_size(image_path)
         if not json_path.exists():
@@ -207,14 +222,26 @@ class Project:
 
     def iter_records(self) -> Iterator[ImageRecord | AnnotationError]:
         """Every image's record, or the error that stopped it loading."""
-        for image_path in self.image_paths():
+        paths = self.image_paths()
+        by_stem: dict[tuple[Path, str], list[Path]] = {}
+        for path in paths:
+            by_stem.setdefault((path.parent, path.stem), []).append(path)
+        for image_path in paths:
+            twins = by_stem[(image_path.parent, image_path.stem)]
+            if len(twins) > 1:
+                others = ", ".join(p.name for p in twins if p != image_path)
+                yield AnnotationError(image_path, f"shares its label file "
+                                                  f"{image_path.stem}.json with {others}; "
+                                                  "rename one of them")
+                continue
             try:
                 yield self.load_record(image_path)
             except AnnotationError as error:
                 yield error
 
     def load_records(self) -> list[ImageRecord]:
-        """All records; the first broken file raises (use ``check`` to list them all)."""
+        """All records, labelled or not; the first broken file raises (``check`` lists
+        them all)."""
         records = []
         for item in self.iter_records():
             if isinstance(item, AnnotationError):

@@ -95,6 +95,3 @@ class ImageRecord:
 
     def with_billet(self, **changes: Any) -> ImageRecord:
         return replace(self, billet=replace(self.billet, **changes))
-
-    def with_shapes(self, shapes: tuple[Shape, ...]) -> ImageRecord:
-        return replace(self, shapes=tuple(shapes))

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shapely.geometry import Point
+from shapely.geometry import Polygon
 
-from billet_studio.geometry import Box, StampPolygon, clip_polygon, repair_polygon
+from billet_studio.geometry import Box, StampPolygon, bounds_of, clip_polygon, repair_polygon
 
 #: Shape types that Billet Studio uses; labelme's other types are kept but ignored.
 USED_SHAPE_TYPES = ("polygon", "rectangle")
@@ -129,12 +129,9 @@ def stamps_from_shapes(
                 polygons.extend(clipped.polygons)
         if not polygons:
             continue
-        box = polygons[0].bounds()
-        for piece in polygons[1:]:
-            box = box.union(piece.bounds())
         stamps.append(Stamp(
             label=first.label,
-            box=box,
+            box=bounds_of(polygons),
             polygons=tuple(polygons),
             partial=any(shapes[i].partial for i in indices),
             poor=any(shapes[i].poor for i in indices),
@@ -166,14 +163,15 @@ def _hole_owner(
     if hole.group_id is None:
         return None
     indices = groups.get((hole.label, hole.group_id, -1), [])
-    xs = [p[0] for p in hole.points]
-    ys = [p[1] for p in hole.points]
-    if not xs:
+    if len(hole.points) < 3:
         return None
-    centre = Point(sum(xs) / len(xs), sum(ys) / len(ys))
+    # A point surely inside the hole (a vertex mean can fall outside a concave hole).
+    inside = Polygon(hole.points).buffer(0).representative_point()
+    if inside.is_empty:
+        return None
     for index in indices:
         if len(shapes[index].points) >= 3:
-            outline = StampPolygon(shapes[index].points).to_shapely().buffer(0)
-            if outline.contains(centre):
+            outline = Polygon(shapes[index].points).buffer(0)
+            if outline.contains(inside):
                 return index
     return None

@@ -91,8 +91,20 @@ def plan_test_split(
     candidates = {s: sorted((r for r in pool if stratum(r) == s and r not in existing),
                             key=lambda r: _rank(seed, r, root)) for s in strata}
     warnings: list[str] = []
+    needs = {s: max(0, wanted[s] - len(chosen[s])) for s in strata}
+    surplus = sum(max(0, len(chosen[s]) - wanted[s]) for s in strata)
+    if surplus:
+        crowded = [s for s in strata if len(chosen[s]) > wanted[s]]
+        warnings.append(
+            f"existing test marks exceed the share of {', '.join('/'.join(s) for s in crowded)}"
+            f" by {surplus}; other strata get fewer so the total stays {n_test}"
+        )
+    while surplus > 0 and any(needs.values()):
+        largest = max(strata, key=lambda k: (needs[k], k))
+        needs[largest] -= 1
+        surplus -= 1
     for s in strata:
-        need = max(0, wanted[s] - len(chosen[s]))
+        need = needs[s]
         take = candidates[s][:need]
         chosen[s].extend(take)
         candidates[s] = candidates[s][need:]

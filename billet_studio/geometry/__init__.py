@@ -13,7 +13,7 @@ from billet_studio.geometry.repair import (
     repair_polygon,
     validate_polygon,
 )
-from billet_studio.geometry.shapes import Box, StampPolygon, polygonal_parts
+from billet_studio.geometry.shapes import Box, StampPolygon, bounds_of, polygonal_parts
 from billet_studio.geometry.trace import trace_mask
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "CropWindow",
     "RepairResult",
     "StampPolygon",
+    "bounds_of",
     "clip_polygon",
     "crop_window",
     "fill_polygons",

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from billet_studio.geometry.raster import rasterize_polygons
-from billet_studio.geometry.shapes import Box, StampPolygon
+from billet_studio.geometry.shapes import Box, StampPolygon, bounds_of
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,7 @@ def paired_crop(
     polygons = [polygon] if isinstance(polygon, StampPolygon) else list(polygon)
     if not polygons:
         raise ValueError("paired_crop needs at least one polygon")
-    bounds = polygons[0].bounds()
-    for extra in polygons[1:]:
-        bounds = bounds.union(extra.bounds())
+    bounds = bounds_of(polygons)
     window = crop_window(bounds, margin)
     matrix = window.to_crop_matrix(size)
     # A shrinking warp aliases unless the source is smoothed first; INTER_AREA only helps
@@ -65,7 +63,7 @@ def paired_crop(
     # warpAffine samples at integer pixel coordinates; shift by half a pixel on both sides
     # to keep our pixel-area convention (centre of pixel c is c + 0.5).
     centred = matrix.copy()
-    centred[:, 2] += 0.5 * matrix[:, 0].sum() - 0.5
+    centred[:, 2] += 0.5 * matrix[:, :2].sum(axis=1) - 0.5
     crop = cv2.warpAffine(
         source, centred, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )

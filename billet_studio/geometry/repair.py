@@ -26,17 +26,22 @@ class RepairResult:
         return bool(self.warnings)
 
 
+def _unusable(polygon: StampPolygon, name: str) -> str | None:
+    """Why no repair can help (non-finite coordinates, too few vertices), or None."""
+    if not all(np.isfinite(ring).all() for ring in (polygon.exterior, *polygon.holes)):
+        return f"{name}: has a coordinate that is not a finite number"
+    if len(polygon.exterior) < 3:
+        return f"{name}: has {len(polygon.exterior)} vertices; a polygon needs at least 3"
+    return None
+
+
 def validate_polygon(polygon: StampPolygon, name: str = "polygon") -> list[str]:
     """Problems with a polygon, each naming it; an empty list means it is usable as is."""
-    problems: list[str] = []
-    rings = (polygon.exterior, *polygon.holes)
-    if not all(np.isfinite(ring).all() for ring in rings):
-        return [f"{name}: has a coordinate that is not a finite number"]
-    if len(polygon.exterior) < 3:
-        return [f"{name}: has {len(polygon.exterior)} vertices; a polygon needs at least 3"]
-    for index, hole in enumerate(polygon.holes):
-        if len(hole) < 3:
-            problems.append(f"{name}: hole {index + 1} has {len(hole)} vertices, needs 3")
+    reason = _unusable(polygon, name)
+    if reason is not None:
+        return [reason]
+    problems = [f"{name}: hole {index + 1} has {len(hole)} vertices, needs 3"
+                for index, hole in enumerate(polygon.holes) if len(hole) < 3]
     if problems:
         return problems
     geometry = polygon.to_shapely()
@@ -47,7 +52,7 @@ def validate_polygon(polygon: StampPolygon, name: str = "polygon") -> list[str]:
         return [f"{name}: is not a valid polygon ({reason})"]
     if geometry.area <= 0.0:
         return [f"{name}: has zero area"]
-    return problems
+    return []
 
 
 def repair_polygon(
@@ -59,11 +64,9 @@ def repair_polygon(
     reported as a warning naming the shape. A polygon that cannot be repaired (fewer than
     three vertices, non-finite coordinates) comes back empty with the reason.
     """
-    rings = (polygon.exterior, *polygon.holes)
-    if not all(np.isfinite(ring).all() for ring in rings):
-        return RepairResult((), (f"{name}: dropped, a coordinate is not a finite number",))
-    if len(polygon.exterior) < 3:
-        return RepairResult((), (f"{name}: dropped, fewer than 3 vertices",))
+    reason = _unusable(polygon, name)
+    if reason is not None:
+        return RepairResult((), (f"{reason}; dropped",))
     warnings: list[str] = []
     holes = [h for h in polygon.holes if len(h) >= 3]
     if len(holes) != len(polygon.holes):

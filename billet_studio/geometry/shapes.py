@@ -153,6 +153,16 @@ class StampPolygon:
         return cls(exterior, holes)
 
 
+def bounds_of(polygons: Sequence[StampPolygon]) -> Box:
+    """The box around several polygons (the pieces of one stamp)."""
+    if not polygons:
+        raise ValueError("bounds_of needs at least one polygon")
+    box = polygons[0].bounds()
+    for polygon in polygons[1:]:
+        box = box.union(polygon.bounds())
+    return box
+
+
 def _signed_area(ring: np.ndarray) -> float:
     x, y = ring[:, 0], ring[:, 1]
     return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))

@@ -17,9 +17,10 @@ from pycocotools import mask as coco_mask
 from billet_studio.annotations.atomic import atomic_write_json
 from billet_studio.annotations.exporters.report import (
     ExportReport,
-    checked_output_folder,
+    labelled_records,
     records_by_split,
 )
+from billet_studio.annotations.output_folder import checked_output_folder, staged_output
 from billet_studio.annotations.project import Project
 from billet_studio.annotations.records import ImageRecord
 from billet_studio.annotations.shapes import Stamp
@@ -31,15 +32,16 @@ SUPERCATEGORY = "character"
 def export_coco(project: Project, out: Path | str) -> ExportReport:
     """Write ``train.json``, ``val.json`` and ``test.json`` (the splits that have images)."""
     out = checked_output_folder(project, out)
-    records = project.load_records()
     warnings: list[str] = []
+    records = labelled_records(project, warnings)
     files: list[Path] = []
     per_split: dict[str, int] = {}
-    for split, items in records_by_split(records).items():
-        path = out / f"{split}.json"
-        atomic_write_json(path, coco_document(project, split, items, warnings))
-        files.append(path)
-        per_split[split] = len(items)
+    with staged_output(out, "coco") as stage:
+        for split, items in records_by_split(records).items():
+            atomic_write_json(stage / f"{split}.json",
+                              coco_document(project, split, items, warnings))
+            files.append(out / f"{split}.json")
+            per_split[split] = len(items)
     return ExportReport(tuple(files), per_split, tuple(warnings))
 
 

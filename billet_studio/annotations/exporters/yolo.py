@@ -17,9 +17,10 @@ import yaml
 from billet_studio.annotations.atomic import atomic_write_text
 from billet_studio.annotations.exporters.report import (
     ExportReport,
-    checked_output_folder,
+    labelled_records,
     records_by_split,
 )
+from billet_studio.annotations.output_folder import checked_output_folder, staged_output
 from billet_studio.annotations.project import Project
 from billet_studio.annotations.records import ImageRecord
 
@@ -27,40 +28,48 @@ from billet_studio.annotations.records import ImageRecord
 def export_yolo(project: Project, out: Path | str) -> ExportReport:
     """Write a YOLO dataset folder at ``out``."""
     out = checked_output_folder(project, out)
-    records = project.load_records()
-    class_ids = {name: index for index, name in enumerate(project.config.classes)}
     warnings: list[str] = []
+    records = labelled_records(project, warnings)
+    with staged_output(out, "yolo") as stage:
+        files, per_split = _write_dataset(project, records, stage, warnings)
+        if per_split and "val" not in per_split:
+            warnings.append("no image is in the val split; Ultralytics needs one to train "
+                            "(mark some images as val)")
+        data = {
+            "path": str(out),
+            **{split: f"images/{split}" for split in per_split},
+            "names": dict(enumerate(project.config.classes)),
+        }
+        atomic_write_text(stage / "data.yaml",
+                          yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    files = [out / path.relative_to(stage) for path in files] + [out / "data.yaml"]
+    return ExportReport(tuple(files), per_split, tuple(warnings))
+
+
+def _write_dataset(
+    project: Project, records: list[ImageRecord], stage: Path, warnings: list[str]
+) -> tuple[list[Path], dict[str, int]]:
+    class_ids = {name: index for index, name in enumerate(project.config.classes)}
     files: list[Path] = []
     per_split: dict[str, int] = {}
     for split, items in records_by_split(records).items():
         labels_seen: set[Path] = set()
         for record in items:
-            relative = record.image_path.relative_to(project.image_root)
-            label_path = (out / "labels" / split / relative).with_suffix(".txt")
+            relative = project.relative_to_images(record.image_path)
+            label_path = (stage / "labels" / split / relative).with_suffix(".txt")
             if label_path in labels_seen:
                 warnings.append(f"{record.image_path}: another image of the {split} split has "
                                 f"the same stem, and so the same label file; left out")
                 continue
             labels_seen.add(label_path)
-            image_path = out / "images" / split / relative
+            image_path = stage / "images" / split / relative
             _place_image(record.image_path, image_path)
             atomic_write_text(label_path, "".join(
                 f"{line}\n" for line in yolo_lines(record, class_ids, warnings)
             ))
             files += [image_path, label_path]
             per_split[split] = per_split.get(split, 0) + 1
-    if per_split and "val" not in per_split:
-        warnings.append("no image is in the val split; Ultralytics needs one to train "
-                        "(mark some images as val)")
-    data = {
-        "path": str(out),
-        **{split: f"images/{split}" for split in per_split},
-        "names": dict(enumerate(project.config.classes)),
-    }
-    data_path = out / "data.yaml"
-    atomic_write_text(data_path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    files.append(data_path)
-    return ExportReport(tuple(files), per_split, tuple(warnings))
+    return files, per_split
 
 
 def yolo_lines(
@@ -85,10 +94,9 @@ def yolo_lines(
 
 def _place_image(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Writing over an old export's hard link would write into the project's own image.
-    if target.exists() or target.is_symlink():
-        target.unlink()
     try:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+        with open(target, "rb+") as stream:  # durable before the folder is swapped in
+            os.fsync(stream.fileno())

@@ -20,6 +20,7 @@ from pycocotools import mask as coco_mask
 
 from billet_studio.annotations.errors import AnnotationError
 from billet_studio.annotations.importers.intake import (
+    FLAG_ATTRIBUTES,
     ParsedSource,
     SourceImage,
     finite_number,
@@ -29,9 +30,7 @@ from billet_studio.annotations.importers.intake import (
 )
 from billet_studio.annotations.labelme import load_json_document
 from billet_studio.annotations.shapes import Shape
-from billet_studio.geometry import trace_mask
-
-FLAG_ATTRIBUTES = ("partial", "poor")
+from billet_studio.geometry import bounds_of, trace_mask
 
 
 def read_coco(source: Path, images: Path | None = None) -> ParsedSource:
@@ -79,7 +78,8 @@ def read_coco(source: Path, images: Path | None = None) -> ParsedSource:
         flags = _flags(raw.get("attributes"))
         segmentation = raw.get("segmentation")
         if isinstance(segmentation, dict):
-            traced = _rle_shapes(segmentation, label, flags, source, where)
+            traced = _rle_shapes(segmentation, label, flags, source, where, item.stated_size,
+                                 raw.get("bbox"))
             if traced:
                 group_id = next_group.get(image_id, 0) + 1
                 next_group[image_id] = group_id
@@ -159,7 +159,7 @@ def _image(
         if width <= 0 or height <= 0:
             raise AnnotationError(source, f"{where}: width and height must be positive")
         stated = (height, width)
-    found, tried = first_existing([base / relative, base / relative.name])
+    found, tried = first_existing([base / relative, base / relative.name], base)
     item = SourceImage(
         origin=source, name=relative.name, source=found, stated_size=stated, split=split,
         looked_for=tried,
@@ -199,9 +199,14 @@ def _polygon_rings(
 
 
 def _rle_shapes(
-    raw: dict[str, Any], label: str, flags: dict[str, bool], source: Path, where: str
+    raw: dict[str, Any], label: str, flags: dict[str, bool], source: Path, where: str,
+    image_size: tuple[int, int] | None, bbox: Any,
 ) -> list[Shape]:
-    """Outline and hole shapes traced from an RLE segmentation (compressed or not)."""
+    """Outline and hole shapes traced from an RLE segmentation (compressed or not).
+
+    The mask must have the image's size and, when the annotation has a ``bbox``, lie
+    within it: pycocotools decodes any string, so these checks catch a corrupt RLE.
+    """
     size = raw.get("size")
     counts = raw.get("counts")
     if (not isinstance(size, list) or len(size) != 2
@@ -219,8 +224,19 @@ def _rle_shapes(
     except (ValueError, TypeError, UnicodeEncodeError) as error:
         raise AnnotationError(source, f"{where}.segmentation RLE cannot be decoded "
                                       f"({error})") from None
+    if image_size is not None and tuple(size) != image_size:
+        raise AnnotationError(source, f"{where}.segmentation RLE is {size[1]}x{size[0]} but "
+                                      f"its image is {image_size[1]}x{image_size[0]}")
+    polygons = trace_mask(mask)
+    if polygons and bbox is not None:
+        x, y, w, h = _bbox(bbox, source, where)
+        region = bounds_of(polygons)
+        if (region.x0 < x - 1 or region.y0 < y - 1 or region.x1 > x + w + 1
+                or region.y1 > y + h + 1):
+            raise AnnotationError(source, f"{where}.segmentation RLE covers {region.xyxy()}, "
+                                          f"outside its bbox {[x, y, w, h]}; it is corrupt")
     shapes = []
-    for polygon in trace_mask(mask):
+    for polygon in polygons:
         shapes.append(Shape(label, _points(polygon.exterior), "polygon", dict(flags)))
         shapes.extend(Shape(label, _points(hole), "polygon", {**flags, "hole": True})
                       for hole in polygon.holes)

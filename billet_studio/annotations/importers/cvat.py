@@ -18,6 +18,7 @@ from pathlib import Path
 
 from billet_studio.annotations.errors import AnnotationError
 from billet_studio.annotations.importers.intake import (
+    FLAG_ATTRIBUTES,
     ParsedSource,
     SourceImage,
     finite_number,
@@ -35,7 +36,6 @@ from billet_studio.annotations.importers.xml_source import (
 )
 from billet_studio.annotations.shapes import Shape
 
-FLAG_ATTRIBUTES = ("partial", "poor")
 TRUE_TEXTS = ("true", "1", "yes")
 TASK_FILE = "annotations.xml"
 
@@ -85,7 +85,7 @@ def _read_task(root: ET.Element, path: Path, base: Path, parsed: ParsedSource) -
         found, tried = first_existing([
             base / relative, base / "images" / relative, base / relative.name,
             base / "images" / relative.name,
-        ])
+        ], base)
         shapes: list[Shape] = []
         for child in image:
             shape = _task_shape(child, path, where)
@@ -162,7 +162,7 @@ def _read_labelme3(root: ET.Element, path: Path, base: Path, warnings: list[str]
     relative = Path(filename.replace("\\", "/"))
     folder = optional_text(root, "folder") or ""
     found, tried = first_existing([base / folder / relative, base / relative,
-                                   base / relative.name])
+                                   base / relative.name], base)
     size = root.find("imagesize")
     stated = None
     if size is not None:

@@ -25,6 +25,8 @@ from billet_studio.annotations.project import Project
 from billet_studio.annotations.records import SPLITS, BilletInfo, ImageRecord
 from billet_studio.annotations.shapes import Shape
 
+#: Attributes other tools carry that are our shape flags.
+FLAG_ATTRIBUTES = ("partial", "poor")
 #: Split folder and subset names other tools use, mapped onto ours.
 SPLIT_ALIASES = {"valid": "val", "validation": "val", "training": "train", "testing": "test"}
 
@@ -77,11 +79,16 @@ def split_from_name(name: str | None) -> str | None:
     return key if key in SPLITS else None
 
 
-def first_existing(candidates: Iterable[Path]) -> tuple[Path | None, tuple[Path, ...]]:
-    """The first candidate that is a file, and every candidate tried (for messages)."""
+def first_existing(
+    candidates: Iterable[Path], within: Path
+) -> tuple[Path | None, tuple[Path, ...]]:
+    """The first candidate that is a file inside ``within`` (the source's folder: a name
+    like ``../../private.jpg`` in a label file must not pull in files from elsewhere), and
+    every candidate tried (for messages)."""
     tried: list[Path] = []
+    root = within.resolve()
     for candidate in candidates:
-        if candidate in tried:
+        if candidate in tried or not candidate.resolve().is_relative_to(root):
             continue
         tried.append(candidate)
         if candidate.is_file():
@@ -91,14 +98,15 @@ def first_existing(candidates: Iterable[Path]) -> tuple[Path | None, tuple[Path,
 
 def finite_number(text: object, origin: Path, where: str) -> float:
     """A finite float from a source's text or number, else an AnnotationError."""
+    shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
     if isinstance(text, bool):
-        raise AnnotationError(origin, f"{where}: expected a number, got {text!r}")
+        raise AnnotationError(origin, f"{where}: expected a number, got {shown}")
     try:
         value = float(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise AnnotationError(origin, f"{where}: expected a number, got {text!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise AnnotationError(origin, f"{where}: expected a number, got {shown}") from None
     if not math.isfinite(value):
-        raise AnnotationError(origin, f"{where}: expected a finite number, got {text!r}")
+        raise AnnotationError(origin, f"{where}: expected a finite number, got {shown}")
     return value
 
 
@@ -196,6 +204,8 @@ def _copy_image(source: Path, destination: Path) -> None:
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, partial)
+        with open(partial, "rb+") as stream:  # on disk before its sidecar points at it
+            os.fsync(stream.fileno())
         os.replace(partial, destination)
     except OSError as error:
         with contextlib.suppress(OSError):

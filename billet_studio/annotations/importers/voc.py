@@ -88,7 +88,7 @@ def _read_file(path: Path, image_dir: Path) -> SourceImage:
         candidates += [image_dir / relative, image_dir / relative.name]
     # Some tools leave out <filename> or write it without the extension.
     candidates += [image_dir / f"{path.stem}{suffix}" for suffix in IMAGE_SUFFIXES]
-    found, tried = first_existing(candidates)
+    found, tried = first_existing(candidates, image_dir)
     name = found.name if found else Path(filename or f"{path.stem}.jpg").name
     size = root.find("size")
     stated = None
