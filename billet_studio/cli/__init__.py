@@ -1,4 +1,4 @@
-"""`billet-studio …`: argument parsing and progress display over the stage packages.
+"""`billet-studio …`: argument parsing and dispatch to the command modules.
 
 Stage modules are imported inside each command so that ``--version`` and ``--help`` stay
 fast and never import Qt or torch.
@@ -7,17 +7,23 @@ fast and never import Qt or torch.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+
+from billet_studio.cli.glyph_commands import cmd_demo_init, cmd_glyphs_learn
+from billet_studio.cli.project_commands import (
+    cmd_check,
+    cmd_export,
+    cmd_import,
+    cmd_init,
+    cmd_masks,
+    cmd_split,
+)
 
 
 def package_version() -> str:
@@ -25,47 +31,6 @@ def package_version() -> str:
         return version("billet-studio")
     except PackageNotFoundError:
         return "0+unknown"
-
-
-class ProgressBar:
-    """A one-line terminal progress bar with an ETA (plain lines when not a terminal)."""
-
-    def __init__(self, label: str, stream: Any = None) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.start = time.monotonic()
-        self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.last_print = 0.0
-
-    def update(self, done: int, total: int | None, message: str = "") -> None:
-        now = time.monotonic()
-        if self.interactive and now - self.last_print < 0.1 and done != total:
-            return
-        self.last_print = now
-        if total:
-            elapsed = now - self.start
-            eta = elapsed / done * (total - done) if done else 0.0
-            filled = int(30 * done / total)
-            text = (f"{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} "
-                    f"ETA {eta:4.0f}s {message[:40]}")
-        else:
-            text = f"{self.label} {done} {message[:60]}"
-        if self.interactive:
-            self.stream.write("\r" + text.ljust(110))
-        elif done == total or done % 50 == 0:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.interactive:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _open_project(path: str) -> Any:
-    from billet_studio.annotations import Project
-
-    return Project.open(Path(path))
 
 
 def qt_versions() -> str:
@@ -107,116 +72,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_init(args: argparse.Namespace) -> int:
-    from billet_studio.annotations import Project
-
-    project = Project.create(Path(args.project))
-    print(f"created {project.root / 'project.toml'} with {len(project.config.classes)} classes")
-    return 0
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    from billet_studio.annotations.check import iter_check
-
-    project = _open_project(args.project)
-    bar = ProgressBar("check")
-    problems = []
-    for done, total, found in iter_check(project, decode=not args.no_decode):
-        problems.extend(found)
-        bar.update(done, total)
-    bar.close()
-    for problem in problems:
-        print(problem)
-    errors = sum(p.severity == "error" for p in problems)
-    warnings = len(problems) - errors
-    images = len(project.image_paths())
-    print(f"{project.root}: {images} images, {errors} errors, {warnings} warnings")
-    return 1 if problems else 0
-
-
-def cmd_masks(args: argparse.Namespace) -> int:
-    from billet_studio.annotations.mask_export import MaskExportConfig, export_masks
-
-    project = _open_project(args.project)
-    config = MaskExportConfig(size=args.size, margin=args.margin, include_test=args.include_test)
-    out = Path(args.out)
-    _run_job("masks", export_masks(project, out, config))
-    print(f"wrote masks and crop pairs to {out} (manifest.json lists the pairs)")
-    return 0
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from billet_studio.annotations import PROJECT_FILE, Project
-    from billet_studio.annotations.importers import import_annotations
-
-    root = Path(args.project)
-    created = not root.is_dir()
-    project = Project.create(root) if created else Project.open(root)
-    images = Path(args.images) if args.images else None
-    try:
-        report = import_annotations(project, args.source_format, Path(args.source), images)
-    except BaseException:
-        if created:  # leave no half-made project behind a failed import
-            (root / PROJECT_FILE).unlink(missing_ok=True)
-            shutil.rmtree(root / "images", ignore_errors=True)
-            with contextlib.suppress(OSError):
-                root.rmdir()
-        raise
-    for line in (*report.skipped, *report.warnings):
-        print(line)
-    print(f"imported {report.images_imported} images with {report.shapes_imported} shapes "
-          f"into {project.root}; {len(report.skipped)} skipped")
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from billet_studio.annotations.exporters import export_coco, export_yolo
-
-    project = _open_project(args.project)
-    exporter = export_coco if args.format == "coco" else export_yolo
-    report = exporter(project, Path(args.out))
-    for line in report.warnings:
-        print(f"warning: {line}")
-    splits = ", ".join(f"{split} {count}" for split, count in report.images_per_split.items())
-    print(f"exported {args.format.upper()} to {Path(args.out).resolve()}: images per split: "
-          f"{splits or 'none'}; {len(report.files_written)} files written")
-    return 0
-
-
-def cmd_split(args: argparse.Namespace) -> int:
-    from billet_studio.annotations.splits import apply_split, plan_test_split
-
-    project = _open_project(args.project)
-    records = project.load_records()
-    balance = [key.strip() for key in args.balance.split(",") if key.strip()]
-    plan = plan_test_split(records, args.test, project.root, balance, args.seed, args.reassign)
-    print(f"{'stratum':<28} {'wanted':>7} {'test':>6} {'images':>7}")
-    for count in plan.strata:
-        print(f"{'/'.join(count.stratum):<28} {count.wanted:>7} {count.chosen:>6} "
-              f"{count.available:>7}")
-    for warning in plan.warnings:
-        print(f"warning: {warning}")
-    if args.dry_run:
-        print(f"dry run: {len(plan.test)} test images, nothing written")
-        return 0
-    written = apply_split(project, records, plan)
-    print(f"{len(plan.test)} test images; {written} label files updated")
-    return 0
-
-
 def cmd_gui(args: argparse.Namespace) -> int:
     from billet_studio.gui.app import run_studio
 
     return run_studio(Path(args.project) if args.project else None)
-
-
-def _run_job(label: str, job: Iterable[Any]) -> None:
-    bar = ProgressBar(label)
-    try:
-        for progress in job:
-            bar.update(progress.step, progress.total, progress.message)
-    finally:
-        bar.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,6 +126,32 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--reassign", action="store_true",
                          help="redraw existing test marks instead of keeping them")
     command.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    demo = sub.add_parser("demo", help="the bundled demo world")
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="COMMAND", required=True)
+    command = demo_sub.add_parser("init", help="build a demo project of simulated billets",
+                                  description="build a demo project of simulated billets")
+    command.set_defaults(func=cmd_demo_init)
+    command.add_argument("dir", help="a new or empty folder")
+    command.add_argument("--billets", type=int, default=240,
+                         help="training billets (the paper had 2,540)")
+    command.add_argument("--test", type=int, default=80,
+                         help="test billets, a multiple of 4 (the paper had 400)")
+    command.add_argument("--size", type=int, default=1024, help="image side in pixels")
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                         help="rendering processes")
+    glyphs = sub.add_parser("glyphs", help="character templates")
+    glyphs_sub = glyphs.add_subparsers(dest="glyphs_command", metavar="COMMAND", required=True)
+    command = glyphs_sub.add_parser(
+        "learn", help="learn the project's glyph templates from its labelled polygons",
+        description="learn glyph templates from labelled polygons (never the test split) "
+                    "and write PROJECT/glyphs.json")
+    command.set_defaults(func=cmd_glyphs_learn)
+    command.add_argument("project")
+    command.add_argument("--min-examples", type=int, default=3,
+                         help="fewest labelled stamps a character needs to be learned")
+    command.add_argument("--replace", action="store_true",
+                         help="overwrite an existing glyphs.json (kept as glyphs.json.bak)")
     command = add("gui", cmd_gui, "open the studio")
     command.add_argument("project", nargs="?")
     return parser
