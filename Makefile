@@ -3,7 +3,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-SAMPLE := examples/sample-project
+DEMO := demo-project
 PYTEST_ARGS ?=
 
 .PHONY: run test test-core lint bench venv dev clean
@@ -24,13 +24,17 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
-# Opens the studio on the bundled sample project; with no display, checks it instead.
-run: $(VENV)/.installed
+# Builds the demo project once (simulated billets with exact labels, about a minute on two
+# cores), then opens the studio on it; with no display it checks the project instead.
+$(DEMO)/demo.json: | $(VENV)/.installed
+	$(BIN)/billet-studio demo init $(DEMO)
+
+run: $(VENV)/.installed $(DEMO)/demo.json
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ "$$QT_QPA_PLATFORM" != offscreen ]; then \
-		$(BIN)/billet-studio gui $(SAMPLE); \
+		$(BIN)/billet-studio gui $(DEMO); \
 	else \
-		echo "No display found: checking the sample project instead of opening the studio."; \
-		$(BIN)/billet-studio check $(SAMPLE); \
+		echo "No display found: checking the demo project instead of opening the studio."; \
+		$(BIN)/billet-studio check $(DEMO); \
 	fi
 
 lint: $(VENV)/.installed-dev
@@ -56,4 +60,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache $(CORE_VENV)
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache $(CORE_VENV) $(DEMO)

@@ -8,14 +8,11 @@ import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from project_builder import SQUARE_WITH_HOLE, add_image, make_project
 
 from billet_studio.annotations import BilletInfo
 from billet_studio.cli import main
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -99,7 +96,16 @@ def test_init_masks_and_split_from_the_command_line(tmp_path, capsys):
     assert manifest["images"] == 4 and len(manifest["pairs"]) == 4
 
 
-def test_sample_project_in_the_repository_is_clean():
-    result = run_cli("check", str(REPO / "examples" / "sample-project"))
+def test_demo_init_builds_a_project_that_passes_check(tmp_path):
+    root = tmp_path / "demo"
+    result = run_cli("demo", "init", str(root), "--billets", "4", "--test", "4",
+                     "--size", "192", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert "4 training and 4 test billets" in result.stdout
+    result = run_cli("check", str(root))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 images, 0 errors, 0 warnings" in result.stdout
+    assert "8 images, 0 errors, 0 warnings" in result.stdout
+    again = run_cli("demo", "init", str(root))
+    assert again.returncode == 2 and "is not empty" in again.stderr
+    bad = run_cli("demo", "init", str(tmp_path / "x"), "--test", "3")
+    assert bad.returncode == 2 and "multiple of 4" in bad.stderr

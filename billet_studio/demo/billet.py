@@ -12,7 +12,7 @@ from billet_studio.annotations import IdFormat
 from billet_studio.demo.camera import develop, draw_shot
 from billet_studio.demo.occluders import Occluder, covered, scale_flake, stick_on_label
 from billet_studio.demo.sites import SITES
-from billet_studio.demo.stamping import StruckStamp, height_map, strike_id
+from billet_studio.demo.stamping import StruckStamp, height_map, strike_id, surface_relief
 from billet_studio.demo.surface import billet_face
 from billet_studio.geometry import StampPolygon, polygonal_parts
 from billet_studio.glyphs.id_patterns import IdGenerator
@@ -90,11 +90,13 @@ def render_billet(plan: BilletPlan, seed: int, glyphs: GlyphSet, look: DemoLook 
     face = billet_face(face_px, rng)
     stamps = strike_id(billet_id, plan.visibility, glyphs, face_px, look.layout, rng)
     char_px = look.layout.char_height * face_px
-    heights = height_map(stamps, face_px, char_px, plan.visibility == "poor", rng)
-    occluders = _occluders(plan, stamps, face_px, char_px, look, rng)
     shading = StampShading(light_azimuth_deg=shot.light_azimuth_deg,
                            light_elevation_deg=shot.light_elevation_deg)
-    stamped = apply_shading(face, heights, shading).astype(np.float32)
+    if plan.visibility == "poor":  # a deformed surface: part of the face, not of the stamps
+        face = apply_shading(face, surface_relief(face_px, char_px, rng), shading)
+    heights = height_map(stamps, face_px, char_px)
+    occluders = _occluders(plan, stamps, face_px, char_px, look, rng)
+    stamped = apply_shading(face, heights, shading)
     for occluder in occluders:
         occluder.paint(stamped)
     image = develop(stamped, shot)

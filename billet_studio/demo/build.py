@@ -4,6 +4,8 @@ processes, written as a complete project (labels, surfaces, glyphs, test split).
 from __future__ import annotations
 
 import multiprocessing
+import os
+import shutil
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -142,14 +144,31 @@ def _write_surface(task: tuple[int, int, str, DemoLook, str]) -> int:
 
 def build_demo_project(root: Path, config: DemoConfig = DemoConfig(),
                        cancel: CancelToken | None = None) -> Iterator[Progress]:
-    """Job: write a complete demo project into ``root`` (which must be new or empty)."""
-    root = Path(root)
-    if root.exists() and any(root.iterdir()):
+    """Job: write a complete demo project into ``root`` (which must be new or empty).
+
+    The project is built in a hidden folder beside ``root`` and moved into place when it
+    is complete, so ``root`` never holds half a demo (after a crash, a cancel or Ctrl-C).
+    """
+    root = Path(os.path.abspath(root))
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise AnnotationError(root, "is not empty; the demo is built into a new folder")
+    stage = root.parent / f".{root.name}.building-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    try:
+        yield from _build(stage, config, cancel)
+        if root.exists():
+            root.rmdir()
+        os.replace(stage, root)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _build(root: Path, config: DemoConfig, cancel: CancelToken | None) -> Iterator[Progress]:
     glyphs = load_glyph_set()
     look = replace(DemoLook(), size=config.size)
     project = Project.create(root, ProjectConfig(
-        name=root.resolve().name, classes=DEFAULT_CLASSES,
+        name="billet-demo", classes=DEFAULT_CLASSES,
         id_format=IdFormat(DEMO_PROJECT_REGEX), sites=("A", "B")))
     save_glyph_set(glyphs, root / "glyphs.json")
     plans = plan_billets(config)
@@ -161,13 +180,15 @@ def build_demo_project(root: Path, config: DemoConfig = DemoConfig(),
     for _ in _map(_write_billet, tasks, config.workers, str(root / "glyphs.json")):
         done += 1
         if cancel is not None and cancel.cancelled:
-            raise JobCancelled(f"demo build cancelled after {done} billets; {root} is partial")
+            raise JobCancelled(f"demo build cancelled after {done} billets; nothing was kept")
         yield Progress(done, total, f"billet {done}/{len(tasks)}")
     for _ in _map(_write_surface, surfaces, config.workers, str(root / "glyphs.json")):
         done += 1
         yield Progress(done, total, f"surface {done - len(tasks)}/{len(surfaces)}")
+    settings = asdict(config)
+    del settings["workers"]  # how fast it was built, not what was built
     atomic_write_json(root / "demo.json", {
-        "config": asdict(config), "code_version": __version__,
+        "config": settings, "code_version": __version__,
         "billets": [asdict(plan) for plan in plans],
     })
 

@@ -69,13 +69,9 @@ def _apply(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return homogeneous[:, :2] / homogeneous[:, 2:3]
 
 
-def height_map(stamps: list[StruckStamp], face_px: int, char_px: float, deformed: bool,
-               rng: np.random.Generator) -> np.ndarray:
-    """Depth below the face's surface (0 flat, negative in stamps), float32.
-
-    Each stamp is bevelled in its own window with its own depth and softness; a deformed
-    billet's surface also undulates, which the light picks up around the stamps.
-    """
+def height_map(stamps: list[StruckStamp], face_px: int, char_px: float) -> np.ndarray:
+    """Depth below the face's surface (0 flat, negative in stamps), float32; each stamp is
+    bevelled in its own window with its own depth and softness."""
     height = np.zeros((face_px, face_px), np.float32)
     bevel = max(1.5, 0.035 * char_px)
     for stamp in stamps:
@@ -93,6 +89,9 @@ def height_map(stamps: list[StruckStamp], face_px: int, char_px: float, deformed
         shading = StampShading(depth=stamp.depth, bevel_px=bevel, softness_px=stamp.softness_px)
         window = height[r0:r1, c0:c1]
         np.minimum(window, stamp_height_map(mask, shading), out=window)
-    if deformed:
-        height += 0.35 * smooth_noise(height.shape, char_px * 1.5, rng)
     return height
+
+
+def surface_relief(face_px: int, char_px: float, rng: np.random.Generator) -> np.ndarray:
+    """Gentle undulation of a deformed billet's surface, as a height map (float32)."""
+    return 0.35 * smooth_noise((face_px, face_px), char_px * 1.5, rng)

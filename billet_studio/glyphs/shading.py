@@ -87,7 +87,12 @@ def shade_stamp(image: np.ndarray, mask: np.ndarray, shading: StampShading = Sta
 
 
 def apply_shading(image: np.ndarray, height: np.ndarray, shading: StampShading) -> np.ndarray:
-    """Light a height map onto an image; pixels away from the stamps are left unchanged."""
+    """Light a height map onto an image; where the height is flat the pixels are unchanged.
+
+    A uint8 image comes back uint8; a float image comes back float32 (0-255), so a
+    pipeline can stay in floats until its last step.
+    """
     factor, highlight = shading_factors(height, shading)
     out = image.astype(np.float32) * factor[..., None] + 255.0 * highlight[..., None]
-    return np.clip(out, 0, 255).astype(np.uint8)
+    out = np.clip(out, 0, 255)
+    return out.astype(np.uint8) if image.dtype == np.uint8 else out

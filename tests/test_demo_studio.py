@@ -1,0 +1,30 @@
+"""A demo project opens in the studio with every labelled stamp drawn."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from billet_studio.annotations import Project
+from billet_studio.demo import DemoConfig, build_demo_project
+from billet_studio.gui.main_window import MainWindow
+from billet_studio.gui.stamp_items import ROLE_KEY, STAMP_ROLE
+
+
+def test_demo_project_loads_in_the_studio(qtbot, tmp_path):
+    root = tmp_path / "demo"
+    list(build_demo_project(root, DemoConfig(billets=4, test=4, size=256, surfaces=1,
+                                             workers=1)))
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    assert window.open_project(root)
+    records = Project.open(root).load_records()
+    assert window.label_page.image_list.image_count() == len(records) == 8
+    for index, record in enumerate(records):
+        window.select_image(index)
+        drawn = [item for item in window.view.scene().items()
+                 if item.data(ROLE_KEY) == STAMP_ROLE]
+        assert len(drawn) == len(record.stamps) > 0
