@@ -198,3 +198,20 @@ def test_plain_folder_classes_sort_numbers_naturally(tmp_path):
     from billet_studio.annotations import order_classes
 
     assert order_classes({"10", "2", "B", "A", "1", "-"}) == ("1", "2", "10", "A", "B", "-")
+
+
+def test_image_size_reads_the_header_only(tmp_path, monkeypatch):
+    from PIL import PngImagePlugin
+
+    png = write_image(tmp_path / "a.png", 30, 50)
+    rotated = tmp_path / "r.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (50, 30)).save(rotated, exif=exif)
+
+    def no_decoding(self):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_decoding)
+    assert read_image_size(png) == (30, 50)
+    assert read_image_size(rotated) == (50, 30)

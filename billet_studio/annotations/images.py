@@ -44,10 +44,14 @@ def read_image_size(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int
     """(height, width) as displayed (after EXIF rotation), from the header only."""
     with _open(path, max_pixels) as image:
         width, height = image.size
-        try:
-            orientation = image.getexif().get(0x0112, 1)
-        except Exception:  # a broken EXIF block does not make the pixels unusable
-            orientation = 1
+        orientation = 1
+        # For PNG, getexif() decodes the whole image to look for an eXIf chunk after the
+        # pixels; a header read only trusts one that comes before them (the usual place).
+        if image.format != "PNG" or "exif" in image.info:
+            try:
+                orientation = image.getexif().get(0x0112, 1)
+            except Exception:  # a broken EXIF block does not make the pixels unusable
+                orientation = 1
     if orientation in _TRANSPOSING_ORIENTATIONS:
         width, height = height, width
     return height, width
