@@ -109,3 +109,22 @@ def test_demo_init_builds_a_project_that_passes_check(tmp_path):
     assert again.returncode == 2 and "is not empty" in again.stderr
     bad = run_cli("demo", "init", str(tmp_path / "x"), "--test", "3")
     assert bad.returncode == 2 and "multiple of 4" in bad.stderr
+
+
+def test_glyphs_learn_from_the_command_line(tmp_path, capsys):
+    from billet_studio.demo import DemoConfig, build_demo_project
+    from billet_studio.glyphs import load_glyph_set
+
+    root = tmp_path / "demo"
+    list(build_demo_project(root, DemoConfig(billets=8, test=4, size=256, surfaces=0,
+                                             workers=1)))
+    bundled = (root / "glyphs.json").read_bytes()
+    assert main(["glyphs", "learn", str(root)]) == 2
+    assert "pass --replace" in capsys.readouterr().err
+    assert (root / "glyphs.json").read_bytes() == bundled
+    assert main(["glyphs", "learn", str(root), "--replace", "--min-examples", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "4 test images were not read" in out
+    assert (root / "glyphs.json.bak").read_bytes() == bundled
+    learned = load_glyph_set(root / "glyphs.json")
+    assert learned.style.startswith("learned from") and len(learned) == 36
