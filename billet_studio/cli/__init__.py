@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from billet_studio.cli.gan_commands import cmd_gan_checkpoints, cmd_gan_train
 from billet_studio.cli.glyph_commands import cmd_demo_init, cmd_glyphs_learn
 from billet_studio.cli.project_commands import (
     cmd_check,
@@ -152,6 +153,24 @@ def build_parser() -> argparse.ArgumentParser:
                          help="fewest labelled stamps a character needs to be learned")
     command.add_argument("--replace", action="store_true",
                          help="overwrite an existing glyphs.json (kept as glyphs.json.bak)")
+    gan = sub.add_parser("gan", help="the pix2pix stamp renderer")
+    gan_sub = gan.add_subparsers(dest="gan_command", metavar="COMMAND", required=True)
+    command = gan_sub.add_parser(
+        "train", help="train pix2pix on the project's (mask, stamp) pairs",
+        description="train pix2pix on the project's labelled polygons (never the test "
+                    "split); Ctrl-C or a STOP file in the run folder saves and stops")
+    command.set_defaults(func=cmd_gan_train)
+    command.add_argument("project")
+    command.add_argument("--preset", choices=("paper", "small", "tiny"), default="small")
+    command.add_argument("--steps", type=int, default=40_000)
+    command.add_argument("--every", type=int, default=5_000, help="checkpoint every K steps")
+    command.add_argument("--batch-size", type=int, default=1)
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--run", help="run folder name under PROJECT/runs/gan/")
+    command.add_argument("--resume", metavar="RUN", help="continue this run folder")
+    command = gan_sub.add_parser("checkpoints", help="list a run's checkpoints and losses")
+    command.set_defaults(func=cmd_gan_checkpoints)
+    command.add_argument("run", help="the run folder")
     command = add("gui", cmd_gui, "open the studio")
     command.add_argument("project", nargs="?")
     return parser

@@ -1,0 +1,80 @@
+"""Commands over the pix2pix GAN: gan train, gan checkpoints."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from billet_studio.cli.progress import ProgressBar
+from billet_studio.cli.project_commands import open_project
+
+
+@contextlib.contextmanager
+def first_interrupt_cancels(cancel) -> Iterator[None]:
+    """The first Ctrl-C asks the job to stop cleanly (it saves a checkpoint); a second
+    one interrupts at once."""
+    def handler(signum, frame) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print("\nstopping after this step (Ctrl-C again to abort)…", flush=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def cmd_gan_train(args: argparse.Namespace) -> int:
+    from billet_studio.gan import PRESETS, GanTrainConfig, collect_pairs, load_size, train_gan
+    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
+
+    project = open_project(args.project)
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not run_dir.is_absolute() and not run_dir.exists():
+            run_dir = project.root / "runs" / "gan" / args.resume
+    else:
+        name = args.run or f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
+        run_dir = project.root / "runs" / "gan" / name
+    config = GanTrainConfig(preset=args.preset, steps=args.steps, checkpoint_every=args.every,
+                            seed=args.seed, batch_size=args.batch_size)
+    preset = PRESETS[config.preset]
+    print(f"collecting (mask, stamp) pairs from {project.root} (test split left out)…")
+    train, val = collect_pairs(project, load_size(preset.image_size))
+    print(f"{len(train)} training pairs, {len(val)} held-out pairs; run folder {run_dir}")
+    cancel = CancelToken(stop_file=run_dir / STOP_REQUEST_NAME)
+    bar = ProgressBar("gan")
+    with first_interrupt_cancels(cancel):
+        try:
+            for progress in train_gan(run_dir, train, val, config, cancel,
+                                      resume=bool(args.resume)):
+                losses = " ".join(f"{k} {v:.3f}" for k, v in progress.metrics.items())
+                bar.update(progress.step, progress.total, losses)
+        finally:
+            bar.close()
+            (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
+    print(f"finished; checkpoints in {run_dir / 'checkpoints'}")
+    return 0
+
+
+def cmd_gan_checkpoints(args: argparse.Namespace) -> int:
+    from billet_studio.gan import CheckpointStore
+
+    store = CheckpointStore(Path(args.run))
+    checkpoints = store.list()
+    if not checkpoints:
+        print(f"{args.run}: no checkpoints")
+        return 1
+    print(f"{'step':>8} {'G_GAN':>8} {'G_L1':>8} {'D_real':>8} {'D_fake':>8} {'time':>8}")
+    for info in checkpoints:
+        losses = info.metadata.get("losses", {})
+        values = " ".join(f"{losses.get(k, float('nan')):>8.3f}"
+                          for k in ("G_GAN", "G_L1", "D_real", "D_fake"))
+        print(f"{info.step:>8} {values} {info.metadata.get('wall_time_s', 0):>7.0f}s")
+    return 0

@@ -1,0 +1,151 @@
+"""Checkpoints of a GAN run: generator weights (safetensors), a JSON sidecar, and the
+resumable training state, loaded without ever executing pickled code.
+
+Files per checkpoint in ``<run>/checkpoints/``: ``step_0005000.safetensors`` (the
+generator, all a renderer needs), ``step_0005000.json`` (config, step, losses, wall time,
+code version, and the SHA-256 of both binary files) and ``step_0005000.state.pt``
+(discriminator, optimisers, random states; read with ``torch.load(weights_only=True)``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import pickle
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from billet_studio import __version__
+from billet_studio.annotations import AnnotationError, atomic_write_bytes, atomic_write_json
+
+STEP_PATTERN = re.compile(r"step_(\d{7,})\.safetensors$")
+
+
+class CheckpointError(AnnotationError):
+    """A checkpoint that cannot be used (missing, corrupt, tampered, or not ours)."""
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    step: int
+    weights: Path
+    sidecar: Path
+    state: Path
+    metadata: dict[str, Any]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class CheckpointStore:
+    """The checkpoints of one run folder."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.folder = self.run_dir / "checkpoints"
+
+    def paths(self, step: int) -> tuple[Path, Path, Path]:
+        stem = self.folder / f"step_{step:07d}"
+        return (stem.with_suffix(".safetensors"), stem.with_suffix(".json"),
+                stem.with_name(stem.name + ".state.pt"))
+
+    def save(self, step: int, generator: nn.Module, state: dict[str, Any],
+             metadata: dict[str, Any]) -> CheckpointInfo:
+        """Write one checkpoint atomically (weights and state first, the sidecar last, so
+        a sidecar always describes complete files)."""
+        weights_path, sidecar_path, state_path = self.paths(step)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+        atomic_write_bytes(weights_path, save_safetensors(tensors))
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(state_path, buffer.getvalue())
+        document = {**metadata, "step": step, "code_version": __version__,
+                    "sha256": {"weights": _sha256(weights_path), "state": _sha256(state_path)}}
+        atomic_write_json(sidecar_path, document)
+        return CheckpointInfo(step, weights_path, sidecar_path, state_path, document)
+
+    def list(self) -> list[CheckpointInfo]:
+        """The checkpoints whose sidecar exists (complete ones), oldest first."""
+        found = []
+        if not self.folder.is_dir():
+            return found
+        for path in sorted(self.folder.glob("step_*.safetensors")):
+            match = STEP_PATTERN.search(path.name)
+            if match is None:
+                continue
+            step = int(match.group(1))
+            weights, sidecar, state = self.paths(step)
+            if sidecar.exists():
+                found.append(CheckpointInfo(step, weights, sidecar, state,
+                                            read_sidecar(sidecar)))
+        return found
+
+    def latest(self) -> CheckpointInfo | None:
+        checkpoints = self.list()
+        return checkpoints[-1] if checkpoints else None
+
+    def load_state(self, info: CheckpointInfo) -> dict[str, Any]:
+        """The resumable state, checked against the sidecar's checksum first."""
+        _verify(info.state, info.metadata, "state")
+        try:
+            return torch.load(info.state, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
+            raise CheckpointError(info.state, f"cannot be loaded safely ({error}); "
+                                              "nothing in it was run") from None
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(path, f"is not a readable checkpoint sidecar ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("step"), int):
+        raise CheckpointError(path, "is not a checkpoint sidecar (no 'step')")
+    return document
+
+
+def _verify(path: Path, metadata: dict[str, Any], key: str) -> None:
+    if not path.exists():
+        raise CheckpointError(path, "is missing")
+    expected = metadata.get("sha256", {}).get(key)
+    if expected is not None and _sha256(path) != expected:
+        raise CheckpointError(path, "does not match the checksum in its sidecar (changed "
+                                    "or damaged after it was written); refusing to load it")
+
+
+def load_generator_weights(weights: Path, generator: nn.Module,
+                           metadata: dict[str, Any] | None = None) -> None:
+    """Load safetensors weights into ``generator``; every problem names the file."""
+    if metadata is not None:
+        _verify(weights, metadata, "weights")
+    try:
+        tensors = load_safetensors(Path(weights).read_bytes())
+    except (OSError, SafetensorError) as error:
+        raise CheckpointError(weights, f"is not a readable safetensors file ({error})"
+                              ) from None
+    expected = generator.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(weights, f"does not fit this generator: missing "
+                                       f"{missing[:3]}, unexpected {unexpected[:3]} (another "
+                                       "preset?)")
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(weights, f"tensor {name} has shape {tuple(tensor.shape)}, "
+                                           f"the generator needs {tuple(expected[name].shape)}")
+    generator.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})

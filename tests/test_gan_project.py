@@ -1,0 +1,60 @@
+"""The GAN on a project: pairs never come from the test split; train from the command line."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+from billet_studio.annotations import Project  # noqa: E402
+from billet_studio.cli import main  # noqa: E402
+from billet_studio.demo import DemoConfig, build_demo_project  # noqa: E402
+from billet_studio.gan import collect_pairs  # noqa: E402
+from billet_studio.gan import pairs as pairs_module  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gan") / "demo"
+    list(build_demo_project(root, DemoConfig(billets=8, test=4, size=256, surfaces=0,
+                                             workers=1)))
+    return root
+
+
+def test_no_test_split_image_is_read_for_pairs(demo, monkeypatch):
+    project = Project.open(demo)
+    test_images = {r.image_path for r in project.load_records() if r.split == "test"}
+    assert len(test_images) == 4
+    opened = []
+    real_read = pairs_module.read_image
+
+    def spy(path, *args, **kwargs):
+        opened.append(path)
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(pairs_module, "read_image", spy)
+    train, val = collect_pairs(project, 36, val_share=0.25)
+    assert opened and not set(opened) & test_images
+    sources = {s.split("#")[0] for s in (*train.sources, *val.sources)}
+    assert not sources & {project.relative(p) for p in test_images}
+    assert not {s.split("#")[0] for s in train.sources} & {s.split("#")[0] for s in val.sources}
+    assert train.masks.shape[1:] == (36, 36) and train.images.shape[1:] == (36, 36, 3)
+    assert len(train) > 40 and len(val) > 0
+
+
+def test_gan_train_and_checkpoints_from_the_command_line(demo, capsys):
+    assert main(["gan", "train", str(demo), "--preset", "tiny", "--steps", "6", "--every", "3",
+                 "--run", "smoke"]) == 0
+    run = demo / "runs" / "gan" / "smoke"
+    assert (run / "config.json").exists()
+    assert main(["gan", "checkpoints", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "training pairs" in out
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [row[0] for row in rows[-2:]] == ["3", "6"]
+    assert main(["gan", "train", str(demo), "--preset", "tiny", "--steps", "8", "--every", "4",
+                 "--resume", "smoke"]) == 0
+    assert main(["gan", "checkpoints", str(run)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.strip()[:1].isdigit()]
+    assert [row[0] for row in rows[-3:]] == ["3", "6", "8"]
