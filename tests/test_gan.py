@@ -12,6 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from safetensors.torch import load_file  # noqa: E402
+
 from billet_studio.gan import (  # noqa: E402
     PRESETS,
     CheckpointError,
@@ -28,7 +30,6 @@ from billet_studio.gan import (  # noqa: E402
     train_gan,
 )
 from billet_studio.jobs import CancelToken, JobCancelled  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
 
 TINY = GanTrainConfig(preset="tiny", steps=20, checkpoint_every=10, log_every=5)
 

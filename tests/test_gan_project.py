@@ -6,11 +6,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from billet_studio.annotations import Project  # noqa: E402
-from billet_studio.cli import main  # noqa: E402
-from billet_studio.demo import DemoConfig, build_demo_project  # noqa: E402
-from billet_studio.gan import collect_pairs  # noqa: E402
-from billet_studio.gan import pairs as pairs_module  # noqa: E402
+from billet_studio.annotations import Project
+from billet_studio.cli import main
+from billet_studio.demo import DemoConfig, build_demo_project
+from billet_studio.gan import collect_pairs
+from billet_studio.gan import pairs as pairs_module
 
 
 @pytest.fixture(scope="module")
