@@ -33,7 +33,7 @@ class ProgressBar:
             text = f"{self.label} {done} {message[:60]}"
         if self.interactive:
             self.stream.write("\r" + text.ljust(110))
-        elif done == total or done % 50 == 0:
+        elif done == total or done % max(1, (total or 500) // 10) == 0:
             self.stream.write(text + "\n")
         self.stream.flush()
 
