@@ -34,12 +34,12 @@ from billet_studio.jobs import CancelToken, JobCancelled  # noqa: E402
 TINY = GanTrainConfig(preset="tiny", steps=20, checkpoint_every=10, log_every=5)
 
 
-def tiny_pairs(count: int = 12, size: int = 36) -> PairSet:
+def tiny_pairs(count: int = 12, size: int = 72) -> PairSet:
     """Bars of different widths: dark stamps on a lighter face, the mask says where."""
     masks = np.zeros((count, size, size), np.uint8)
     images = np.full((count, size, size, 3), 150, np.uint8)
     for index in range(count):
-        masks[index, 6:30, 8 + index % 6:20 + index % 4] = 255
+        masks[index, 12:60, 16 + 2 * (index % 6):40 + 2 * (index % 4)] = 255
         images[index][masks[index] > 0] = (40, 38, 44)
     return PairSet(masks, images, tuple(f"pair{i}" for i in range(count)))
 
@@ -152,10 +152,10 @@ def test_pickled_code_and_tampering_are_refused(tmp_path):
 def test_batched_rendering_equals_one_at_a_time():
     torch.manual_seed(0)
     generator = per_sample_copy(build_generator(PRESETS["tiny"]))
-    masks = tiny_pairs(7, 32).masks
+    masks = tiny_pairs(7, 64).masks
     batched = render_masks(generator, masks, batch_size=7)
     single = np.concatenate([render_masks(generator, masks[i:i + 1]) for i in range(7)])
-    assert batched.shape == (7, 32, 32, 3)
+    assert batched.shape == (7, 64, 64, 3)
     assert np.abs(batched.astype(int) - single.astype(int)).max() <= 1
     assert len({b.tobytes() for b in batched}) > 1
 
@@ -166,3 +166,25 @@ def test_refuses_to_train_over_an_existing_run(tmp_path):
         preset="tiny", steps=2, checkpoint_every=2)))
     with pytest.raises(Exception, match="already holds checkpoints"):
         list(train_gan(tmp_path / "run", pairs, pairs, TINY))
+
+
+def test_renderer_pool_follows_weights_and_seeds(tmp_path):
+    from billet_studio.gan.render import StampRenderer
+
+    pairs = tiny_pairs()
+    list(train_gan(tmp_path / "run", pairs, pairs, TINY))
+    checkpoints = CheckpointStore(tmp_path / "run").list()
+    renderer = StampRenderer([(checkpoints[0].weights, 1.0), (checkpoints[1].weights, 3.0)])
+    masks = np.repeat(tiny_pairs(10, 64).masks, 20, axis=0)
+    stamps, chosen = renderer.render(masks, seed=1)
+    assert stamps.shape == (200, 64, 64, 3)
+    assert 0.65 < chosen.mean() < 0.85  # about three quarters from the second checkpoint
+    again, chosen_again = renderer.render(masks, seed=1, batch_size=1)
+    assert np.array_equal(chosen, chosen_again)
+    assert np.abs(again.astype(int) - stamps.astype(int)).max() <= 1
+    wild, _ = renderer.render(masks, seed=1, stochastic=True)
+    wild_again, _ = renderer.render(masks, seed=1, stochastic=True)
+    assert np.array_equal(wild, wild_again)
+    assert not np.array_equal(wild, stamps)
+    with pytest.raises(ValueError, match="masks must be"):
+        renderer.render(np.zeros((2, 16, 16), np.uint8))

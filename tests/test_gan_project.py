@@ -33,12 +33,12 @@ def test_no_test_split_image_is_read_for_pairs(demo, monkeypatch):
         return real_read(path, *args, **kwargs)
 
     monkeypatch.setattr(pairs_module, "read_image", spy)
-    train, val = collect_pairs(project, 36, val_share=0.25)
+    train, val = collect_pairs(project, 72, val_share=0.25)
     assert opened and not set(opened) & test_images
     sources = {s.split("#")[0] for s in (*train.sources, *val.sources)}
     assert not sources & {project.relative(p) for p in test_images}
     assert not {s.split("#")[0] for s in train.sources} & {s.split("#")[0] for s in val.sources}
-    assert train.masks.shape[1:] == (36, 36) and train.images.shape[1:] == (36, 36, 3)
+    assert train.masks.shape[1:] == (72, 72) and train.images.shape[1:] == (72, 72, 3)
     assert len(train) > 40 and len(val) > 0
 
 
@@ -58,3 +58,24 @@ def test_gan_train_and_checkpoints_from_the_command_line(demo, capsys):
     rows = [line.split() for line in capsys.readouterr().out.splitlines()
             if line.strip()[:1].isdigit()]
     assert [row[0] for row in rows[-3:]] == ["3", "6", "8"]
+
+
+def test_gan_render_from_the_command_line(demo, tmp_path, capsys):
+    import cv2
+
+    run = demo / "runs" / "gan" / "render-smoke"
+    assert main(["gan", "train", str(demo), "--preset", "tiny", "--steps", "2", "--every", "2",
+                 "--run", "render-smoke"]) == 0
+    assert main(["masks", str(demo), "--out", str(tmp_path / "masks"), "--size", "48"]) == 0
+    mask_dir = tmp_path / "masks" / "pairs" / "mask"
+    checkpoint = run / "checkpoints" / "step_0000002.safetensors"
+    out = tmp_path / "rendered"
+    assert main(["gan", "render", "--checkpoint", str(checkpoint), "--masks", str(mask_dir),
+                 "--out", str(out)]) == 0
+    names = sorted(p.name for p in mask_dir.glob("*.png"))
+    assert sorted(p.name for p in out.glob("*.png")) == names
+    stamp = cv2.imread(str(out / names[0]))
+    assert stamp.shape == (48, 48, 3)
+    assert main(["gan", "render", "--checkpoint", str(checkpoint), "--weight", "1",
+                 "--weight", "2", "--masks", str(mask_dir), "--out", str(out)]) == 2
+    assert "one weight per checkpoint" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from billet_studio.cli.gan_commands import cmd_gan_checkpoints, cmd_gan_train
+from billet_studio.cli.gan_commands import cmd_gan_checkpoints, cmd_gan_render, cmd_gan_train
 from billet_studio.cli.glyph_commands import cmd_demo_init, cmd_glyphs_learn
 from billet_studio.cli.project_commands import (
     cmd_check,
@@ -168,6 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--run", help="run folder name under PROJECT/runs/gan/")
     command.add_argument("--resume", metavar="RUN", help="continue this run folder")
+    command = gan_sub.add_parser(
+        "render", help="render stamps for a folder of masks with one or more checkpoints",
+        description="render RGB stamps for the PNG masks in a folder; with several "
+                    "checkpoints each mask is drawn by one, chosen in proportion to --weight")
+    command.set_defaults(func=cmd_gan_render)
+    command.add_argument("--checkpoint", action="append", required=True,
+                         help="a step_*.safetensors file (repeatable)")
+    command.add_argument("--weight", action="append", type=float,
+                         help="the preceding checkpoint's share (repeatable)")
+    command.add_argument("--masks", required=True, help="folder of PNG masks")
+    command.add_argument("--out", required=True)
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--stochastic", action="store_true",
+                         help="keep dropout on, as pix2pix does, for more variety")
     command = gan_sub.add_parser("checkpoints", help="list a run's checkpoints and losses")
     command.set_defaults(func=cmd_gan_checkpoints)
     command.add_argument("run", help="the run folder")

@@ -78,3 +78,46 @@ def cmd_gan_checkpoints(args: argparse.Namespace) -> int:
                           for k in ("G_GAN", "G_L1", "D_real", "D_fake"))
         print(f"{info.step:>8} {values} {info.metadata.get('wall_time_s', 0):>7.0f}s")
     return 0
+
+
+def cmd_gan_render(args: argparse.Namespace) -> int:
+    import cv2
+    import numpy as np
+
+    from billet_studio.annotations import AnnotationError, atomic_write_bytes, atomic_write_json
+    from billet_studio.annotations.output_folder import staged_output
+    from billet_studio.gan.render import StampRenderer
+
+    weights = args.weight or [1.0] * len(args.checkpoint)
+    if len(weights) != len(args.checkpoint):
+        raise ValueError(f"{len(args.checkpoint)} --checkpoint but {len(weights)} --weight; "
+                         "give one weight per checkpoint or none")
+    renderer = StampRenderer(list(zip(map(Path, args.checkpoint), weights, strict=True)))
+    mask_dir = Path(args.masks)
+    paths = sorted(p for p in mask_dir.glob("*.png")) if mask_dir.is_dir() else []
+    if not paths:
+        raise AnnotationError(mask_dir, "holds no .png masks")
+    masks, sizes = [], []
+    for path in paths:
+        mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if mask is None:
+            raise AnnotationError(path, "is not a readable PNG mask")
+        sizes.append(mask.shape[::-1])
+        small = cv2.resize(mask, (renderer.size, renderer.size), interpolation=cv2.INTER_AREA)
+        masks.append(np.where(small >= 128, 255, 0).astype(np.uint8))
+    stamps, chosen = renderer.render(np.stack(masks), seed=args.seed,
+                                     stochastic=args.stochastic)
+    out = Path(args.out)
+    with staged_output(out, "gan-render") as stage:
+        for path, stamp, size in zip(paths, stamps, sizes, strict=True):
+            image = cv2.resize(stamp, size, interpolation=cv2.INTER_LINEAR)
+            _, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            atomic_write_bytes(stage / path.name, data.tobytes())
+        atomic_write_json(stage / "manifest.json", {
+            "checkpoints": [{"path": str(p), "weight": w}
+                            for p, w in zip(args.checkpoint, weights, strict=True)],
+            "seed": args.seed, "stochastic": args.stochastic,
+            "stamps": {p.name: int(c) for p, c in zip(paths, chosen, strict=True)},
+        })
+    print(f"rendered {len(paths)} stamps into {out}")
+    return 0

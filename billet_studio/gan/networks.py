@@ -32,7 +32,7 @@ PRESETS = {
     "paper": NetworkPreset("paper", image_size=256, num_downs=8, ngf=64),
     "small": NetworkPreset("small", image_size=128, num_downs=7, ngf=32),
     # For tests and smoke runs: trains in milliseconds a step, renders nothing useful.
-    "tiny": NetworkPreset("tiny", image_size=32, num_downs=5, ngf=8, ndf=8),
+    "tiny": NetworkPreset("tiny", image_size=64, num_downs=6, ngf=8, ndf=8),
 }
 
 

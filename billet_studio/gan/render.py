@@ -9,11 +9,18 @@ instance norm with the layer's learned scale and shift.
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from billet_studio.gan.checkpoints import CheckpointError, load_generator_weights, read_sidecar
+from billet_studio.gan.networks import PRESETS, NetworkPreset, build_generator
 
 
 class PerSampleNorm(nn.Module):
@@ -74,3 +81,88 @@ def render_masks(generator: nn.Module, masks: np.ndarray, batch_size: int = 16
     if not outputs:
         return np.zeros((0, *masks.shape[1:], 3), np.uint8)
     return np.concatenate(outputs)
+
+
+def batch_size_for(preset_size: int, ngf: int, device: torch.device,
+                   most: int = 64) -> int:
+    """A batch that fits in a quarter of the free memory (activations estimated from the
+    U-Net's widest levels: about 24 float maps of ngf channels at full size per sample)."""
+    per_sample = 4 * preset_size * preset_size * ngf * 24
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+    else:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            free = 2 * 1024**3
+    return int(max(1, min(most, free // 4 // per_sample)))
+
+
+@dataclass(frozen=True)
+class LoadedGenerator:
+    path: Path
+    weight: float
+    preset: NetworkPreset
+    network: nn.Module
+
+
+class StampRenderer:
+    """Renders stamps from masks with a pool of checkpoints, each chosen in proportion to
+    its weight (the paper mixes checkpoints because each stresses texture, colour or rust
+    differently)."""
+
+    def __init__(self, checkpoints: Sequence[tuple[Path, float]],
+                 device: torch.device | None = None) -> None:
+        if not checkpoints:
+            raise ValueError("a renderer needs at least one checkpoint")
+        self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.generators: list[LoadedGenerator] = []
+        for path, weight in checkpoints:
+            if weight <= 0:
+                raise ValueError(f"checkpoint weight must be positive, got {weight} for {path}")
+            path = Path(path)
+            metadata = read_sidecar(path.with_suffix(".json")) if path.with_suffix(
+                ".json").exists() else None
+            preset_name = (metadata or {}).get("config", {}).get("preset", "small")
+            if preset_name not in PRESETS:
+                raise CheckpointError(path, f"names an unknown preset {preset_name!r}")
+            preset = PRESETS[preset_name]
+            generator = build_generator(preset)
+            load_generator_weights(path, generator, metadata)
+            self.generators.append(LoadedGenerator(
+                path, float(weight), preset, per_sample_copy(generator).to(self.device)))
+        sizes = {g.preset.image_size for g in self.generators}
+        if len(sizes) > 1:
+            raise ValueError(f"checkpoints of one renderer must share a size, got {sizes}")
+        self.size = sizes.pop()
+
+    @torch.no_grad()
+    def render(self, masks: np.ndarray, seed: int = 0, stochastic: bool = False,
+               batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(RGB stamps (N, S, S, 3), the index of the checkpoint that drew each).
+
+        Masks must be ``size`` x ``size`` uint8. Deterministic for a seed; ``stochastic``
+        keeps dropout on, as pix2pix does at test time, for more variety.
+        """
+        if masks.ndim != 3 or masks.shape[1:] != (self.size, self.size):
+            raise ValueError(f"masks must be (N, {self.size}, {self.size}), got {masks.shape}")
+        rng = np.random.default_rng(seed)
+        weights = np.array([g.weight for g in self.generators])
+        chosen = rng.choice(len(self.generators), len(masks), p=weights / weights.sum())
+        out = np.zeros((len(masks), self.size, self.size, 3), np.uint8)
+        for index, loaded in enumerate(self.generators):
+            rows = np.flatnonzero(chosen == index)
+            if not len(rows):
+                continue
+            batch = batch_size or batch_size_for(self.size, loaded.preset.ngf, self.device)
+            network = loaded.network
+            for module in network.modules():
+                if isinstance(module, nn.Dropout):
+                    module.train(stochastic)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed * 1009 + index)
+                for start in range(0, len(rows), batch):
+                    part = rows[start:start + batch]
+                    tensor = masks_to_tensor(masks[part]).to(self.device)
+                    out[part] = tensor_to_images(network(tensor))
+        return out, chosen
