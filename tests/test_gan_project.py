@@ -44,7 +44,7 @@ def test_no_test_split_image_is_read_for_pairs(demo, monkeypatch):
 
 def test_gan_train_and_checkpoints_from_the_command_line(demo, capsys):
     assert main(["gan", "train", str(demo), "--preset", "tiny", "--steps", "6", "--every", "3",
-                 "--run", "smoke"]) == 0
+                 "--run-name", "smoke"]) == 0
     run = demo / "runs" / "gan" / "smoke"
     assert (run / "config.json").exists()
     assert main(["gan", "checkpoints", str(run)]) == 0
@@ -65,7 +65,7 @@ def test_gan_render_from_the_command_line(demo, tmp_path, capsys):
 
     run = demo / "runs" / "gan" / "render-smoke"
     assert main(["gan", "train", str(demo), "--preset", "tiny", "--steps", "2", "--every", "2",
-                 "--run", "render-smoke"]) == 0
+                 "--run-name", "render-smoke"]) == 0
     assert main(["masks", str(demo), "--out", str(tmp_path / "masks"), "--size", "48"]) == 0
     mask_dir = tmp_path / "masks" / "pairs" / "mask"
     checkpoint = run / "checkpoints" / "step_0000002.safetensors"
@@ -79,3 +79,27 @@ def test_gan_render_from_the_command_line(demo, tmp_path, capsys):
     assert main(["gan", "render", "--checkpoint", str(checkpoint), "--weight", "1",
                  "--weight", "2", "--masks", str(mask_dir), "--out", str(out)]) == 2
     assert "one weight per checkpoint" in capsys.readouterr().err
+
+
+def test_torchrun_with_two_gloo_processes(demo, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+               "--master_addr", "127.0.0.1", "--master_port", "29517",
+               "-m", "billet_studio", "gan", "train", str(demo), "--preset", "tiny",
+               "--steps", "4", "--every", "2", "--run-name", "ddp"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    # Both ranks stepped to the end; only rank 0 wrote the run folder.
+    assert "rank 0 of 2: trained to step 4" in result.stdout
+    assert "rank 1 of 2: trained to step 4" in result.stdout
+    run = demo / "runs" / "gan" / "ddp"
+    assert json.loads((run / "config.json").read_text())["processes"] == 2
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.safetensors")) == [
+        "step_0000002.safetensors", "step_0000004.safetensors"]
+    steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps))  # one writer: no line twice

@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--every", type=int, default=5_000, help="checkpoint every K steps")
     command.add_argument("--batch-size", type=int, default=1)
     command.add_argument("--seed", type=int, default=0)
-    command.add_argument("--run", help="run folder name under PROJECT/runs/gan/")
+    command.add_argument("--run-name", help="run folder name under PROJECT/runs/gan/")
     command.add_argument("--resume", metavar="RUN", help="continue this run folder")
     command = gan_sub.add_parser(
         "render", help="render stamps for a folder of masks with one or more checkpoints",

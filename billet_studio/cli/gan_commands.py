@@ -31,6 +31,16 @@ def first_interrupt_cancels(cancel) -> Iterator[None]:
 
 
 def cmd_gan_train(args: argparse.Namespace) -> int:
+    from billet_studio.gan.distributed import from_environment, shutdown
+
+    context = from_environment()  # one process, or one of torchrun's
+    try:
+        return _train(args, context)
+    finally:
+        shutdown(context)
+
+
+def _train(args: argparse.Namespace, context) -> int:
     from billet_studio.gan import PRESETS, GanTrainConfig, collect_pairs, load_size, train_gan
     from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
 
@@ -40,26 +50,37 @@ def cmd_gan_train(args: argparse.Namespace) -> int:
         if not run_dir.is_absolute() and not run_dir.exists():
             run_dir = project.root / "runs" / "gan" / args.resume
     else:
-        name = args.run or f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
+        if context.active and not args.run_name:
+            raise ValueError("under torchrun, name the run with --run-name so every process "
+                             "writes to the same folder")
+        name = args.run_name or f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
         run_dir = project.root / "runs" / "gan" / name
     config = GanTrainConfig(preset=args.preset, steps=args.steps, checkpoint_every=args.every,
                             seed=args.seed, batch_size=args.batch_size)
     preset = PRESETS[config.preset]
-    print(f"collecting (mask, stamp) pairs from {project.root} (test split left out)…")
+    say = print if context.is_main else (lambda *a, **k: None)
+    say(f"collecting (mask, stamp) pairs from {project.root} (test split left out)…")
     train, val = collect_pairs(project, load_size(preset.image_size))
-    print(f"{len(train)} training pairs, {len(val)} held-out pairs; run folder {run_dir}")
+    say(f"{len(train)} training pairs, {len(val)} held-out pairs; run folder {run_dir}")
     cancel = CancelToken(stop_file=run_dir / STOP_REQUEST_NAME)
-    bar = ProgressBar("gan")
+    bar = ProgressBar("gan") if context.is_main else None
+    last = 0
     with first_interrupt_cancels(cancel):
         try:
             for progress in train_gan(run_dir, train, val, config, cancel,
-                                      resume=bool(args.resume)):
-                losses = " ".join(f"{k} {v:.3f}" for k, v in progress.metrics.items())
-                bar.update(progress.step, progress.total, losses)
+                                      resume=bool(args.resume), context=context):
+                last = progress.step
+                if bar is not None:
+                    losses = " ".join(f"{k} {v:.3f}" for k, v in progress.metrics.items())
+                    bar.update(progress.step, progress.total, losses)
         finally:
-            bar.close()
-            (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
-    print(f"finished; checkpoints in {run_dir / 'checkpoints'}")
+            if bar is not None:
+                bar.close()
+            if context.is_main:
+                (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
+    if context.active:
+        print(f"rank {context.rank} of {context.world_size}: trained to step {last}")
+    say(f"finished; checkpoints in {run_dir / 'checkpoints'}")
     return 0
 
 

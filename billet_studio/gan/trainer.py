@@ -17,6 +17,7 @@ from torch import nn
 from billet_studio import __version__
 from billet_studio.annotations import AnnotationError, atomic_write_bytes, atomic_write_json
 from billet_studio.gan.checkpoints import CheckpointStore, load_generator_weights
+from billet_studio.gan.distributed import DistributedContext, any_rank
 from billet_studio.gan.networks import PRESETS, build_discriminator, build_generator
 from billet_studio.gan.pairs import PairSet
 from billet_studio.gan.render import (
@@ -79,17 +80,28 @@ class Pix2Pix:
         self.config = config
         self.device = device
         preset = PRESETS[config.preset]
-        self.generator = build_generator(preset).to(device)
-        self.discriminator = build_discriminator(preset).to(device)
+        self.g_module = build_generator(preset).to(device)
+        self.d_module = build_discriminator(preset).to(device)
         if device.type == "cuda":
-            self.generator = self.generator.to(memory_format=torch.channels_last)
-            self.discriminator = self.discriminator.to(memory_format=torch.channels_last)
+            self.g_module = self.g_module.to(memory_format=torch.channels_last)
+            self.d_module = self.d_module.to(memory_format=torch.channels_last)
+        # The modules that train: wrapped in DistributedDataParallel under torchrun.
+        self.generator: nn.Module = self.g_module
+        self.discriminator: nn.Module = self.d_module
         betas = (config.beta1, config.beta2)
-        self.optimizer_g = torch.optim.Adam(self.generator.parameters(), config.lr, betas)
-        self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), config.lr, betas)
+        self.optimizer_g = torch.optim.Adam(self.g_module.parameters(), config.lr, betas)
+        self.optimizer_d = torch.optim.Adam(self.d_module.parameters(), config.lr, betas)
         self.gan_loss = (nn.MSELoss() if config.gan_mode == "lsgan"
                          else nn.BCEWithLogitsLoss())
         self.l1 = nn.L1Loss()
+
+    def distribute(self) -> None:
+        """Average gradients across the torchrun processes (DistributedDataParallel)."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self.generator = DistributedDataParallel(self.g_module, device_ids=ids)
+        self.discriminator = DistributedDataParallel(self.d_module, device_ids=ids)
 
     def set_learning_rate(self, step: int) -> None:
         decay_start = self.config.steps - self.config.decay_steps
@@ -108,7 +120,7 @@ class Pix2Pix:
         autocast = torch.autocast("cuda", torch.bfloat16, enabled=self.device.type == "cuda")
         with autocast:
             fake = self.generator(masks)
-        for parameter in self.discriminator.parameters():
+        for parameter in self.d_module.parameters():
             parameter.requires_grad_(True)
         self.optimizer_d.zero_grad(set_to_none=True)
         with autocast:
@@ -119,11 +131,13 @@ class Pix2Pix:
             loss_d = (loss_d_fake + loss_d_real) * 0.5
         loss_d.backward()
         self.optimizer_d.step()
-        for parameter in self.discriminator.parameters():
+        for parameter in self.d_module.parameters():
             parameter.requires_grad_(False)
         self.optimizer_g.zero_grad(set_to_none=True)
         with autocast:
-            pred_fake = self.discriminator(torch.cat([masks, fake], 1))
+            # The bare discriminator: its parameters take no gradient in this pass, and a
+            # DistributedDataParallel wrapper would wait for them.
+            pred_fake = self.d_module(torch.cat([masks, fake], 1))
             loss_g_gan = self.gan_loss(pred_fake.float(), self._target(pred_fake, True))
             loss_g_l1 = self.l1(fake.float(), real) * self.config.lambda_l1
             loss_g = loss_g_gan + loss_g_l1
@@ -135,7 +149,7 @@ class Pix2Pix:
     def state(self, step: int, rng: np.random.Generator) -> dict[str, Any]:
         return {
             "step": step,
-            "discriminator": self.discriminator.state_dict(),
+            "discriminator": self.d_module.state_dict(),
             "optimizer_g": self.optimizer_g.state_dict(),
             "optimizer_d": self.optimizer_d.state_dict(),
             "torch_rng": torch.get_rng_state(),
@@ -143,7 +157,7 @@ class Pix2Pix:
         }
 
     def restore(self, state: dict[str, Any], rng: np.random.Generator) -> int:
-        self.discriminator.load_state_dict(state["discriminator"])
+        self.d_module.load_state_dict(state["discriminator"])
         self.optimizer_g.load_state_dict(state["optimizer_g"])
         self.optimizer_d.load_state_dict(state["optimizer_d"])
         torch.set_rng_state(state["torch_rng"])
@@ -170,9 +184,16 @@ def sample_batch(pairs: PairSet, size: int, config: GanTrainConfig,
 
 
 def train_gan(run_dir: Path, train: PairSet, val: PairSet, config: GanTrainConfig,
-              cancel: CancelToken | None = None, resume: bool = False) -> Iterator[Progress]:
-    """Job: train (or resume) the run in ``run_dir``, yielding one report per step."""
+              cancel: CancelToken | None = None, resume: bool = False,
+              context: DistributedContext | None = None) -> Iterator[Progress]:
+    """Job: train (or resume) the run in ``run_dir``, yielding one report per step.
+
+    Under torchrun (``context``), every rank trains on its own batches and only rank 0
+    writes. Exact resume is guaranteed for a single process (a resumed multi-process run
+    draws fresh batches on the other ranks).
+    """
     run_dir = Path(run_dir)
+    context = context or DistributedContext()
     if len(train) == 0:
         raise AnnotationError(run_dir, "has no training pairs: label some stamps as polygons "
                                        "in training images first")
@@ -192,19 +213,25 @@ def train_gan(run_dir: Path, train: PairSet, val: PairSet, config: GanTrainConfi
         raise AnnotationError(run_dir, f"pairs are {train.masks.shape[1]} px, smaller than "
                                        f"the {size} px the {config.preset} preset needs")
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.seed if context.is_main else [config.seed, context.rank])
     device = pick_device()
     model = Pix2Pix(config, device)
     start, elapsed_before = 0, 0.0
     latest = store.latest() if resume else None
     if latest is not None:
-        load_generator_weights(latest.weights, model.generator, latest.metadata)
+        load_generator_weights(latest.weights, model.g_module, latest.metadata)
         start = model.restore(store.load_state(latest), rng)
         elapsed_before = float(latest.metadata.get("wall_time_s", 0.0))
-    atomic_write_json(config_path, {"config": asdict(config), "code_version": __version__,
-                                    "device": device.type, "train_pairs": len(train),
-                                    "val_pairs": len(val)})
-    log = JsonlProgressWriter(run_dir / "log.jsonl")
+        if not context.is_main:
+            rng = np.random.default_rng([config.seed, context.rank, start])
+    if context.active:
+        model.distribute()
+    if context.is_main:
+        atomic_write_json(config_path, {
+            "config": asdict(config), "code_version": __version__, "device": device.type,
+            "processes": context.world_size, "train_pairs": len(train),
+            "val_pairs": len(val)})
+        log = JsonlProgressWriter(run_dir / "log.jsonl")
     preview_source = val if len(val) else train
     preview_masks = _centre(preview_source.masks[:config.preview_count], size)
     preview_real = _centre(preview_source.images[:config.preview_count], size)
@@ -217,24 +244,29 @@ def train_gan(run_dir: Path, train: PairSet, val: PairSet, config: GanTrainConfi
         masks, images = sample_batch(train, size, config, rng)
         losses = model.step(masks_to_tensor(masks).to(device), images_to_tensor(images).to(device))
         window.append(losses)
-        stopping = cancel is not None and cancel.cancelled
+        stopping = any_rank(cancel is not None and cancel.cancelled, context)
         saving = step % config.checkpoint_every == 0 or step == config.steps or stopping
         preview = None
-        if saving:
+        if saving and context.is_main:
             wall = elapsed_before + time.monotonic() - started
             averaged = _mean(window)
-            store.save(step, model.generator, model.state(step, rng), {
+            store.save(step, model.g_module, model.state(step, rng), {
                 "config": asdict(config), "losses": averaged, "wall_time_s": round(wall, 2),
                 "train_pairs": len(train), "val_pairs": len(val)})
-            preview = str(_write_preview(run_dir, step, model.generator, preview_masks,
+            preview = str(_write_preview(run_dir, step, model.g_module, preview_masks,
                                          preview_real))
         progress = Progress(step, config.steps, f"step {step}/{config.steps}", losses, preview)
         if step % config.log_every == 0 or saving:
-            log.write(Progress(step, config.steps, progress.message, _mean(window), preview))
+            if context.is_main:
+                log.write(Progress(step, config.steps, progress.message, _mean(window),
+                                   preview))
             window = []
         yield progress
         if stopping:
             raise JobCancelled(f"stopped at step {step}; checkpoint saved in {store.folder}")
+        if context.active and saving:
+            # Nobody reads a checkpoint before rank 0 has written it.
+            torch.distributed.barrier()
 
 
 def _mean(window: list[dict[str, float]]) -> dict[str, float]:
