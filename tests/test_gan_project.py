@@ -43,17 +43,25 @@ def test_no_test_split_image_is_read_for_pairs(demo, monkeypatch):
 
 
 def test_gan_train_and_checkpoints_from_the_command_line(demo, capsys):
+    import json
+
     assert main(["gan", "train", str(demo), "--preset", "tiny", "--steps", "6", "--every", "3",
                  "--run-name", "smoke"]) == 0
     run = demo / "runs" / "gan" / "smoke"
     assert (run / "config.json").exists()
+    sidecar = json.loads((run / "checkpoints" / "step_0000003.json").read_text())
+    quality = sidecar["quality"]
+    assert {"heldout_l1", "heldout_psnr", "heldout_ssim", "legibility",
+            "legibility_real"} <= set(quality)
+    assert 0.0 <= quality["legibility"] <= 1.0 and quality["heldout_psnr"] > 0
     assert main(["gan", "checkpoints", str(run)]) == 0
     out = capsys.readouterr().out
-    assert "training pairs" in out
+    assert "training pairs" in out and "legibility reader" in out
+    assert "legible" in out and "on real held-out stamps it gets" in out
     rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert [row[0] for row in rows[-2:]] == ["3", "6"]
     assert main(["gan", "train", str(demo), "--preset", "tiny", "--steps", "8", "--every", "4",
-                 "--resume", "smoke"]) == 0
+                 "--resume", "smoke", "--no-legibility"]) == 0
     assert main(["gan", "checkpoints", str(run)]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()
             if line.strip()[:1].isdigit()]
@@ -65,7 +73,7 @@ def test_gan_render_from_the_command_line(demo, tmp_path, capsys):
 
     run = demo / "runs" / "gan" / "render-smoke"
     assert main(["gan", "train", str(demo), "--preset", "tiny", "--steps", "2", "--every", "2",
-                 "--run-name", "render-smoke"]) == 0
+                 "--run-name", "render-smoke", "--no-legibility"]) == 0
     assert main(["masks", str(demo), "--out", str(tmp_path / "masks"), "--size", "48"]) == 0
     mask_dir = tmp_path / "masks" / "pairs" / "mask"
     checkpoint = run / "checkpoints" / "step_0000002.safetensors"
@@ -91,7 +99,7 @@ def test_torchrun_with_two_gloo_processes(demo, tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                "--master_addr", "127.0.0.1", "--master_port", "29517",
                "-m", "billet_studio", "gan", "train", str(demo), "--preset", "tiny",
-               "--steps", "4", "--every", "2", "--run-name", "ddp"]
+               "--steps", "4", "--every", "2", "--run-name", "ddp", "--no-legibility"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     # Both ranks stepped to the end; only rank 0 wrote the run folder.

@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--run-name", help="run folder name under PROJECT/runs/gan/")
     command.add_argument("--resume", metavar="RUN", help="continue this run folder")
+    command.add_argument("--no-legibility", action="store_true",
+                         help="skip the character reader that scores each checkpoint")
     command = gan_sub.add_parser(
         "render", help="render stamps for a folder of masks with one or more checkpoints",
         description="render RGB stamps for the PNG masks in a folder; with several "

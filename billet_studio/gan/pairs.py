@@ -18,11 +18,13 @@ from billet_studio.geometry import paired_crop
 
 @dataclass(frozen=True, eq=False)
 class PairSet:
-    """Masks (N, S, S) and stamp crops (N, S, S, 3), uint8, with where each came from."""
+    """Masks (N, S, S) and stamp crops (N, S, S, 3), uint8, with where each came from and
+    the character each shows."""
 
     masks: np.ndarray
     images: np.ndarray
     sources: tuple[str, ...]
+    labels: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.masks)
@@ -50,8 +52,8 @@ def collect_pairs(project: Project, size: int, margin: float = 0.15,
     records = [r for r in project.load_records()
                if r.json_path is not None and r.split != "test"]
     has_val = any(r.split == "val" for r in records)
-    train: list[tuple[np.ndarray, np.ndarray, str]] = []
-    val: list[tuple[np.ndarray, np.ndarray, str]] = []
+    train: list[tuple[np.ndarray, np.ndarray, str, str]] = []
+    val: list[tuple[np.ndarray, np.ndarray, str, str]] = []
     for record in records:
         stamps = [s for s in record.stamps if s.polygons]
         if not stamps:
@@ -64,13 +66,13 @@ def collect_pairs(project: Project, size: int, margin: float = 0.15,
         name = project.relative(record.image_path)
         for index, stamp in enumerate(stamps):
             mask, crop = paired_crop(image, stamp.polygons, size, margin)
-            target.append((mask, crop, f"{name}#{index}"))
+            target.append((mask, crop, f"{name}#{index}", stamp.label))
     return _stack(train, size), _stack(val, size)
 
 
-def _stack(pairs: list[tuple[np.ndarray, np.ndarray, str]], size: int) -> PairSet:
+def _stack(pairs: list[tuple[np.ndarray, np.ndarray, str, str]], size: int) -> PairSet:
     if not pairs:
         return PairSet(np.zeros((0, size, size), np.uint8), np.zeros((0, size, size, 3),
                                                                      np.uint8), ())
-    masks, images, sources = zip(*pairs, strict=True)
-    return PairSet(np.stack(masks), np.stack(images), tuple(sources))
+    masks, images, sources, labels = zip(*pairs, strict=True)
+    return PairSet(np.stack(masks), np.stack(images), tuple(sources), tuple(labels))

@@ -20,6 +20,7 @@ from billet_studio.gan.checkpoints import CheckpointStore, load_generator_weight
 from billet_studio.gan.distributed import DistributedContext, any_rank
 from billet_studio.gan.networks import PRESETS, build_discriminator, build_generator
 from billet_studio.gan.pairs import PairSet
+from billet_studio.gan.quality import Legibility, heldout_scores
 from billet_studio.gan.render import (
     images_to_tensor,
     masks_to_tensor,
@@ -185,12 +186,14 @@ def sample_batch(pairs: PairSet, size: int, config: GanTrainConfig,
 
 def train_gan(run_dir: Path, train: PairSet, val: PairSet, config: GanTrainConfig,
               cancel: CancelToken | None = None, resume: bool = False,
-              context: DistributedContext | None = None) -> Iterator[Progress]:
+              context: DistributedContext | None = None,
+              legibility: Legibility | None = None) -> Iterator[Progress]:
     """Job: train (or resume) the run in ``run_dir``, yielding one report per step.
 
     Under torchrun (``context``), every rank trains on its own batches and only rank 0
     writes. Exact resume is guaranteed for a single process (a resumed multi-process run
-    draws fresh batches on the other ranks).
+    draws fresh batches on the other ranks). Each checkpoint's sidecar gets quality scores
+    on the held-out pairs and, with ``legibility``, how well renders read.
     """
     run_dir = Path(run_dir)
     context = context or DistributedContext()
@@ -250,9 +253,11 @@ def train_gan(run_dir: Path, train: PairSet, val: PairSet, config: GanTrainConfi
         if saving and context.is_main:
             wall = elapsed_before + time.monotonic() - started
             averaged = _mean(window)
+            quality = _quality(model.g_module, val, size, legibility)
             store.save(step, model.g_module, model.state(step, rng), {
-                "config": asdict(config), "losses": averaged, "wall_time_s": round(wall, 2),
-                "train_pairs": len(train), "val_pairs": len(val)})
+                "config": asdict(config), "losses": averaged, "quality": quality,
+                "wall_time_s": round(wall, 2), "train_pairs": len(train),
+                "val_pairs": len(val)})
             preview = str(_write_preview(run_dir, step, model.g_module, preview_masks,
                                          preview_real))
         progress = Progress(step, config.steps, f"step {step}/{config.steps}", losses, preview)
@@ -267,6 +272,16 @@ def train_gan(run_dir: Path, train: PairSet, val: PairSet, config: GanTrainConfi
         if context.active and saving:
             # Nobody reads a checkpoint before rank 0 has written it.
             torch.distributed.barrier()
+
+
+def _quality(generator: nn.Module, val: PairSet, size: int,
+             legibility: Legibility | None) -> dict[str, float]:
+    rendering = per_sample_copy(generator).cpu()
+    scores = heldout_scores(rendering, val, size)
+    if legibility is not None:
+        scores["legibility"] = round(legibility.score(rendering), 4)
+        scores["legibility_real"] = round(legibility.real_accuracy, 4)
+    return scores
 
 
 def _mean(window: list[dict[str, float]]) -> dict[str, float]:

@@ -18,7 +18,14 @@ from shapely import affinity
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from billet_studio.geometry import Box, StampPolygon, bounds_of, polygonal_parts, rasterize_polygons
+from billet_studio.geometry import (
+    Box,
+    StampPolygon,
+    bounds_of,
+    crop_window,
+    polygonal_parts,
+    rasterize_polygons,
+)
 
 if TYPE_CHECKING:
     from billet_studio.glyphs.templates import GlyphTemplate
@@ -234,6 +241,15 @@ def _random_point_in(geometry: BaseGeometry, rng: np.random.Generator) -> np.nda
         if geometry.contains(Point(point)):
             return point
     return np.array(geometry.representative_point().coords[0])
+
+
+def framed_mask(polygons: tuple[StampPolygon, ...], size: int, margin: float = 0.15
+                ) -> np.ndarray:
+    """A ``size`` x ``size`` mask of a stamp framed exactly as ``geometry.paired_crop``
+    frames a labelled stamp, so template masks look like the GAN's training masks."""
+    window = crop_window(bounds_of(polygons), margin)
+    matrix = window.to_crop_matrix(size)
+    return rasterize_polygons([p.transformed(matrix) for p in polygons], size, size)
 
 
 def _mask(polygons: tuple[StampPolygon, ...], height: int
