@@ -63,7 +63,7 @@ def test_heldout_scores_reward_the_generator_that_draws_the_stamp():
 
 def test_legibility_separates_a_legible_generator_from_a_blank_one():
     rng = np.random.default_rng(2)
-    train_masks, train_images, train_labels = shapes(200, rng)
+    _, train_images, train_labels = shapes(200, rng)
     _, val_images, val_labels = shapes(40, rng)
     fresh_masks, _, fresh_labels = shapes(40, rng)
     legibility = train_legibility(train_images, train_labels, val_images, val_labels,
