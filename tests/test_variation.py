@@ -92,3 +92,18 @@ def test_bad_configs_are_refused():
         StampVariation(erase_fraction=(0.5, 0.2))
     with pytest.raises(ValueError, match="erase_modes"):
         StampVariation(erase_modes=("smudge",))
+
+
+def test_framed_mask_frames_a_stamp_like_a_labelled_crop(glyphs):
+    from billet_studio.geometry import paired_crop
+    from billet_studio.glyphs.variation import framed_mask
+
+    varied = vary_glyph(glyphs["8"], np.random.default_rng(0), WELL)
+    mask = framed_mask(varied.polygons, 128)
+    # The same stamp placed at 90 px height in a photo, cropped the way GAN pairs are.
+    matrix = np.array([[90.0, 0, 200], [0, 90.0, 150]])
+    placed = tuple(p.transformed(matrix) for p in varied.polygons)
+    crop_mask, _ = paired_crop(np.zeros((400, 500, 3), np.uint8), placed, 128)
+    assert mask.shape == (128, 128)
+    assert abs((mask > 0).mean() - (crop_mask > 0).mean()) < 0.01
+    assert (mask > 0).mean() > 0.15

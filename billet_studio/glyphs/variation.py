@@ -247,7 +247,8 @@ def framed_mask(polygons: tuple[StampPolygon, ...], size: int, margin: float = 0
                 ) -> np.ndarray:
     """A ``size`` x ``size`` mask of a stamp framed exactly as ``geometry.paired_crop``
     frames a labelled stamp, so template masks look like the GAN's training masks."""
-    window = crop_window(bounds_of(polygons), margin)
+    # No minimum side: these polygons are in glyph units, not pixels.
+    window = crop_window(bounds_of(polygons), margin, min_side=0.0)
     matrix = window.to_crop_matrix(size)
     return rasterize_polygons([p.transformed(matrix) for p in polygons], size, size)
 
