@@ -34,6 +34,7 @@ def main() -> int:
         "step": sidecar["step"],
         "config": sidecar["config"],
         "losses": sidecar.get("losses", {}),
+        "quality": sidecar.get("quality", {}),
         "wall_time_s": sidecar.get("wall_time_s"),
         "train_pairs": sidecar.get("train_pairs"),
         "code_version": sidecar.get("code_version"),

@@ -38,3 +38,20 @@ def test_bundled_generator_renders_dark_stamps_where_the_mask_is():
     inside, outside = grey[masks > 0].mean(), grey[masks == 0].mean()
     # Stamps are impressions: the GAN learned to draw them darker than the face around.
     assert inside < outside - 5
+
+
+def test_gan_render_with_the_bundled_generator(tmp_path):
+    import cv2
+
+    from billet_studio.cli import main
+
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    glyphs = load_glyph_set()
+    varied = vary_glyph(glyphs["7"], np.random.default_rng(1), StampVariation())
+    cv2.imwrite(str(masks / "seven.png"), framed_mask(varied.polygons, 96))
+    assert main(["gan", "render", "--checkpoint", "bundled", "--masks", str(masks),
+                 "--out", str(tmp_path / "out")]) == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["checkpoints"][0]["path"] == str(path)
+    assert cv2.imread(str(tmp_path / "out" / "seven.png")).shape == (96, 96, 3)

@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "checkpoints each mask is drawn by one, chosen in proportion to --weight")
     command.set_defaults(func=cmd_gan_render)
     command.add_argument("--checkpoint", action="append", required=True,
-                         help="a step_*.safetensors file (repeatable)")
+                         help="a step_*.safetensors file, or 'bundled' (repeatable)")
     command.add_argument("--weight", action="append", type=float,
                          help="the preceding checkpoint's share (repeatable)")
     command.add_argument("--masks", required=True, help="folder of PNG masks")

@@ -150,6 +150,18 @@ def cmd_gan_checkpoints(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_path(text: str) -> Path:
+    """A checkpoint file, or ``bundled`` for the generator that ships in models/."""
+    if text != "bundled":
+        return Path(text)
+    from billet_studio.gan.bundled import bundled_generator_path
+
+    path = bundled_generator_path()
+    if path is None:
+        raise ValueError("this installation has no bundled generator (models/ is empty)")
+    return path
+
+
 def cmd_gan_render(args: argparse.Namespace) -> int:
     import cv2
     import numpy as np
@@ -162,7 +174,8 @@ def cmd_gan_render(args: argparse.Namespace) -> int:
     if len(weights) != len(args.checkpoint):
         raise ValueError(f"{len(args.checkpoint)} --checkpoint but {len(weights)} --weight; "
                          "give one weight per checkpoint or none")
-    renderer = StampRenderer(list(zip(map(Path, args.checkpoint), weights, strict=True)))
+    checkpoints = [_checkpoint_path(text) for text in args.checkpoint]
+    renderer = StampRenderer(list(zip(checkpoints, weights, strict=True)))
     mask_dir = Path(args.masks)
     paths = sorted(p for p in mask_dir.glob("*.png")) if mask_dir.is_dir() else []
     if not paths:
@@ -185,7 +198,7 @@ def cmd_gan_render(args: argparse.Namespace) -> int:
             atomic_write_bytes(stage / path.name, data.tobytes())
         atomic_write_json(stage / "manifest.json", {
             "checkpoints": [{"path": str(p), "weight": w}
-                            for p, w in zip(args.checkpoint, weights, strict=True)],
+                            for p, w in zip(checkpoints, weights, strict=True)],
             "seed": args.seed, "stochastic": args.stochastic,
             "stamps": {p.name: int(c) for p, c in zip(paths, chosen, strict=True)},
         })
