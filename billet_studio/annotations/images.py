@@ -6,9 +6,11 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from billet_studio.annotations.atomic import atomic_write_bytes
 from billet_studio.annotations.errors import AnnotationError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -67,3 +69,13 @@ def read_image(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
         except (OSError, ValueError, SyntaxError) as error:
             raise AnnotationError(path, f"cannot be decoded ({error})") from None
     return np.asarray(rgb)
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    """Save a grey (H, W) or RGB (H, W, 3) uint8 array as PNG, atomically."""
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", array)
+    if not ok:
+        raise AnnotationError(path, "could not be encoded as PNG")
+    atomic_write_bytes(path, encoded.tobytes())

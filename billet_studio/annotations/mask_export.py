@@ -7,13 +7,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from billet_studio import __version__
-from billet_studio.annotations.atomic import atomic_write_bytes, atomic_write_json
-from billet_studio.annotations.errors import AnnotationError
-from billet_studio.annotations.images import read_image
+from billet_studio.annotations.atomic import atomic_write_json
+from billet_studio.annotations.images import read_image, write_png
 from billet_studio.annotations.output_folder import checked_output_folder, staged_output
 from billet_studio.annotations.project import Project
 from billet_studio.geometry import paired_crop, rasterize_polygons
@@ -27,15 +23,6 @@ class MaskExportConfig:
     size: int = 256
     margin: float = 0.15
     include_test: bool = False
-
-
-def _write_png(path: Path, array: np.ndarray) -> None:
-    if array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(".png", array)
-    if not ok:
-        raise AnnotationError(path, "could not be encoded as PNG")
-    atomic_write_bytes(path, encoded.tobytes())
 
 
 def export_masks(
@@ -62,7 +49,7 @@ def export_masks(
                 raise JobCancelled("mask export cancelled; nothing was written")
             name = project.relative_to_images(record.image_path).with_suffix("")
             polygons = [p for stamp in record.stamps for p in stamp.polygons]
-            _write_png(stage / "masks" / f"{name}.png",
+            write_png(stage / "masks" / f"{name}.png",
                        rasterize_polygons(polygons, record.height, record.width))
             image = read_image(record.image_path) if record.stamps else None
             for index, stamp in enumerate(record.stamps):
@@ -71,8 +58,8 @@ def export_masks(
                     continue
                 mask, crop = paired_crop(image, stamp.polygons, config.size, config.margin)
                 pair_name = f"{name}__{index:03d}"
-                _write_png(stage / "pairs" / "mask" / f"{pair_name}.png", mask)
-                _write_png(stage / "pairs" / "image" / f"{pair_name}.png", crop)
+                write_png(stage / "pairs" / "mask" / f"{pair_name}.png", mask)
+                write_png(stage / "pairs" / "image" / f"{pair_name}.png", crop)
                 pairs.append({"name": pair_name, "image": project.relative(record.image_path),
                               "label": stamp.label, "visibility": stamp.visibility,
                               "split": record.split})

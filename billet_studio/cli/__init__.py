@@ -87,11 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"billet-studio {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str
-            ) -> argparse.ArgumentParser:
-        command = sub.add_parser(name, help=help_text, description=help_text)
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str,
+            under: argparse._SubParsersAction = sub) -> argparse.ArgumentParser:
+        command = under.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(func=func)
         return command
+
+    def group(name: str, help_text: str) -> argparse._SubParsersAction:
+        """A command with subcommands (``demo init``, ``gan train``…)."""
+        parent = sub.add_parser(name, help=help_text)
+        return parent.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
 
     add("doctor", cmd_doctor, "show Python, torch, CUDA device and Qt versions")
     command = add("init", cmd_init, "start a project (writes project.toml with the defaults)")
@@ -127,11 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--reassign", action="store_true",
                          help="redraw existing test marks instead of keeping them")
     command.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
-    demo = sub.add_parser("demo", help="the bundled demo world")
-    demo_sub = demo.add_subparsers(dest="demo_command", metavar="COMMAND", required=True)
-    command = demo_sub.add_parser("init", help="build a demo project of simulated billets",
-                                  description="build a demo project of simulated billets")
-    command.set_defaults(func=cmd_demo_init)
+    demo = group("demo", "the bundled demo world")
+    command = add("init", cmd_demo_init, "build a demo project of simulated billets", demo)
     command.add_argument("dir", help="a new or empty folder")
     command.add_argument("--billets", type=int, default=240,
                          help="training billets (the paper had 2,540)")
@@ -141,25 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                          help="rendering processes")
-    glyphs = sub.add_parser("glyphs", help="character templates")
-    glyphs_sub = glyphs.add_subparsers(dest="glyphs_command", metavar="COMMAND", required=True)
-    command = glyphs_sub.add_parser(
-        "learn", help="learn the project's glyph templates from its labelled polygons",
-        description="learn glyph templates from labelled polygons (never the test split) "
-                    "and write PROJECT/glyphs.json")
-    command.set_defaults(func=cmd_glyphs_learn)
+    glyphs = group("glyphs", "character templates")
+    command = add("learn", cmd_glyphs_learn,
+                  "learn glyph templates from the labelled polygons (never the test split) "
+                  "and write PROJECT/glyphs.json", glyphs)
     command.add_argument("project")
     command.add_argument("--min-examples", type=int, default=3,
                          help="fewest labelled stamps a character needs to be learned")
     command.add_argument("--replace", action="store_true",
                          help="overwrite an existing glyphs.json (kept as glyphs.json.bak)")
-    gan = sub.add_parser("gan", help="the pix2pix stamp renderer")
-    gan_sub = gan.add_subparsers(dest="gan_command", metavar="COMMAND", required=True)
-    command = gan_sub.add_parser(
-        "train", help="train pix2pix on the project's (mask, stamp) pairs",
-        description="train pix2pix on the project's labelled polygons (never the test "
-                    "split); Ctrl-C or a STOP file in the run folder saves and stops")
-    command.set_defaults(func=cmd_gan_train)
+    gan = group("gan", "the pix2pix stamp renderer")
+    command = add("train", cmd_gan_train,
+                  "train pix2pix on the project's labelled polygons (never the test split); "
+                  "Ctrl-C or a STOP file in the run folder saves and stops", gan)
     command.add_argument("project")
     command.add_argument("--preset", choices=("paper", "small", "tiny"), default="small")
     command.add_argument("--steps", type=int, default=40_000)
@@ -170,11 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--resume", metavar="RUN", help="continue this run folder")
     command.add_argument("--no-legibility", action="store_true",
                          help="skip the character reader that scores each checkpoint")
-    command = gan_sub.add_parser(
-        "render", help="render stamps for a folder of masks with one or more checkpoints",
-        description="render RGB stamps for the PNG masks in a folder; with several "
-                    "checkpoints each mask is drawn by one, chosen in proportion to --weight")
-    command.set_defaults(func=cmd_gan_render)
+    command = add("render", cmd_gan_render,
+                  "render RGB stamps for the PNG masks in a folder; with several checkpoints "
+                  "each mask is drawn by one, chosen in proportion to --weight", gan)
     command.add_argument("--checkpoint", action="append", required=True,
                          help="a step_*.safetensors file, or 'bundled' (repeatable)")
     command.add_argument("--weight", action="append", type=float,
@@ -184,8 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--stochastic", action="store_true",
                          help="keep dropout on, as pix2pix does, for more variety")
-    command = gan_sub.add_parser("checkpoints", help="list a run's checkpoints and losses")
-    command.set_defaults(func=cmd_gan_checkpoints)
+    command = add("checkpoints", cmd_gan_checkpoints,
+                  "list a run's checkpoints, losses and quality scores", gan)
     command.add_argument("run", help="the run folder")
     command = add("gui", cmd_gui, "open the studio")
     command.add_argument("project", nargs="?")

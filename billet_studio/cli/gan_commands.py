@@ -166,7 +166,8 @@ def cmd_gan_render(args: argparse.Namespace) -> int:
     import cv2
     import numpy as np
 
-    from billet_studio.annotations import AnnotationError, atomic_write_bytes, atomic_write_json
+    from billet_studio.annotations import AnnotationError, atomic_write_json
+    from billet_studio.annotations.images import write_png
     from billet_studio.annotations.output_folder import staged_output
     from billet_studio.gan.render import StampRenderer
 
@@ -193,9 +194,7 @@ def cmd_gan_render(args: argparse.Namespace) -> int:
     out = Path(args.out)
     with staged_output(out, "gan-render") as stage:
         for path, stamp, size in zip(paths, stamps, sizes, strict=True):
-            image = cv2.resize(stamp, size, interpolation=cv2.INTER_LINEAR)
-            _, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-            atomic_write_bytes(stage / path.name, data.tobytes())
+            write_png(stage / path.name, cv2.resize(stamp, size, interpolation=cv2.INTER_LINEAR))
         atomic_write_json(stage / "manifest.json", {
             "checkpoints": [{"path": str(p), "weight": w}
                             for p, w in zip(checkpoints, weights, strict=True)],

@@ -14,7 +14,7 @@ from billet_studio.demo.occluders import Occluder, covered, scale_flake, stick_o
 from billet_studio.demo.sites import SITES
 from billet_studio.demo.stamping import StruckStamp, height_map, strike_id, surface_relief
 from billet_studio.demo.surface import billet_face
-from billet_studio.geometry import StampPolygon, polygonal_parts
+from billet_studio.geometry import StampPolygon, polygonal_parts, transform_points
 from billet_studio.glyphs.id_patterns import IdGenerator
 from billet_studio.glyphs.layout import IdLayout
 from billet_studio.glyphs.shading import StampShading, apply_shading
@@ -163,7 +163,7 @@ def _visible_stamps(stamps: list[StruckStamp], cover: BaseGeometry | None,
         if whole <= 0 or remaining.area < MIN_VISIBLE_SHARE * whole:
             continue
         occluded = 1.0 - remaining.area / whole > PARTIAL_OCCLUSION
-        in_image = shapely.transform(remaining, lambda xy: _project(homography, xy))
+        in_image = shapely.transform(remaining, lambda xy: transform_points(xy, homography))
         in_image = in_image.intersection(frame)
         pieces = tuple(StampPolygon.from_shapely(p) for p in polygonal_parts(in_image)
                        if p.area >= 1.0)
@@ -171,7 +171,3 @@ def _visible_stamps(stamps: list[StruckStamp], cover: BaseGeometry | None,
             visible.append(DemoStamp(stamp.char, pieces, stamp.partial or occluded, stamp.poor))
     return tuple(visible)
 
-
-def _project(homography: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    points = np.c_[xy, np.ones(len(xy))] @ homography.T
-    return points[:, :2] / points[:, 2:3]

@@ -25,6 +25,7 @@ from billet_studio.annotations import (
     Shape,
     atomic_write_bytes,
     atomic_write_json,
+    write_labelme,
 )
 from billet_studio.demo.billet import (
     DEMO_PROJECT_REGEX,
@@ -130,7 +131,7 @@ def _write_billet(task: tuple[BilletPlan, int, DemoLook, str]) -> tuple[int, int
     atomic_write_bytes(path, encode_jpeg(rendered.image, rendered.jpeg_quality))
     record = ImageRecord(path, look.size, look.size, billet_shapes(rendered),
                          BilletInfo(site=plan.site, split=plan.split, id=rendered.billet_id))
-    Project(Path(root), ProjectConfig(), True).save_record(record)
+    write_labelme(record, path.with_suffix(".json"))
     return plan.index, len(rendered.stamps)
 
 

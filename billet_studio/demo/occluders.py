@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import shapely
 from shapely import affinity
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
@@ -97,7 +98,4 @@ def covered(occluders: list[Occluder]) -> BaseGeometry | None:
     """The union of the occluders' outlines, or None when there are none."""
     if not occluders:
         return None
-    union = occluders[0].outline
-    for occluder in occluders[1:]:
-        union = union.union(occluder.outline)
-    return union
+    return shapely.union_all([o.outline for o in occluders])

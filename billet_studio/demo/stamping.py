@@ -11,7 +11,12 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from billet_studio.demo.noise import smooth_noise
-from billet_studio.geometry import StampPolygon, polygonal_parts, rasterize_polygons
+from billet_studio.geometry import (
+    StampPolygon,
+    polygonal_parts,
+    rasterize_polygons,
+    transform_points,
+)
 from billet_studio.glyphs.layout import IdLayout, layout_id
 from billet_studio.glyphs.shading import StampShading, stamp_height_map
 from billet_studio.glyphs.templates import GlyphSet
@@ -57,16 +62,11 @@ def strike_id(billet_id: str, visibility: str, glyphs: GlyphSet, face_px: int,
         geometry = shapely.union_all([p.to_shapely() for p in varied.polygons])
         geometry = shapely.simplify(geometry, SIMPLIFY_TOLERANCE)
         matrix = placement.matrix
-        geometry = shapely.transform(geometry, lambda xy, m=matrix: _apply(m, xy))
+        geometry = shapely.transform(geometry, lambda xy, m=matrix: transform_points(xy, m))
         depth = rng.uniform(0.3, 0.5) if poor else rng.uniform(0.8, 1.2)
         softness = rng.uniform(1.4, 2.4) if poor else rng.uniform(0.5, 1.0)
         stamps.append(StruckStamp(placement.char, geometry, partial, poor, depth, softness))
     return stamps
-
-
-def _apply(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    homogeneous = np.c_[xy, np.ones(len(xy))] @ matrix.T
-    return homogeneous[:, :2] / homogeneous[:, 2:3]
 
 
 def height_map(stamps: list[StruckStamp], face_px: int, char_px: float) -> np.ndarray:

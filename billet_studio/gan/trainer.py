@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from billet_studio import __version__
-from billet_studio.annotations import AnnotationError, atomic_write_bytes, atomic_write_json
+from billet_studio.annotations import AnnotationError, atomic_write_json
+from billet_studio.annotations.images import write_png
 from billet_studio.gan.checkpoints import CheckpointStore, load_generator_weights
 from billet_studio.gan.distributed import DistributedContext, any_rank
 from billet_studio.gan.networks import PRESETS, build_discriminator, build_generator
@@ -302,8 +302,6 @@ def _write_preview(run_dir: Path, step: int, generator: nn.Module, masks: np.nda
     rows = [np.hstack([np.repeat(m[..., None], 3, axis=2), r, t])
             for m, r, t in zip(masks, rendered, real, strict=True)]
     sheet = np.vstack(rows) if rows else np.zeros((8, 8, 3), np.uint8)
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     path = run_dir / "previews" / f"step_{step:07d}.png"
-    if ok:
-        atomic_write_bytes(path, encoded.tobytes())
+    write_png(path, sheet)
     return path

@@ -13,7 +13,13 @@ from billet_studio.geometry.repair import (
     repair_polygon,
     validate_polygon,
 )
-from billet_studio.geometry.shapes import Box, StampPolygon, bounds_of, polygonal_parts
+from billet_studio.geometry.shapes import (
+    Box,
+    StampPolygon,
+    bounds_of,
+    polygonal_parts,
+    transform_points,
+)
 from billet_studio.geometry.trace import trace_mask
 
 __all__ = [
@@ -32,5 +38,6 @@ __all__ = [
     "rasterize_polygons_exact",
     "repair_polygon",
     "trace_mask",
+    "transform_points",
     "validate_polygon",
 ]

@@ -143,7 +143,8 @@ class StampPolygon:
     def transformed(self, matrix: np.ndarray) -> StampPolygon:
         """This polygon under a 2x3 affine or 3x3 projective matrix."""
         return StampPolygon(
-            _transform(self.exterior, matrix), [_transform(h, matrix) for h in self.holes]
+            transform_points(self.exterior, matrix),
+            [transform_points(h, matrix) for h in self.holes],
         )
 
     @classmethod
@@ -168,8 +169,10 @@ def _signed_area(ring: np.ndarray) -> float:
     return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
 
 
-def _transform(ring: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(N, 2) points under a 2x3 affine or 3x3 projective matrix."""
     matrix = np.asarray(matrix, dtype=np.float64)
+    ring = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     homogeneous = np.hstack([ring, np.ones((len(ring), 1))])
     out = homogeneous @ matrix.T
     if matrix.shape == (3, 3):
