@@ -153,3 +153,57 @@ def test_same_label_matches_agree_with_coco_eval():
         evaluation.evaluate()
     coco_matches = sum(int(np.sum(e["dtMatches"][0] > 0)) for e in evaluation.evalImgs if e)
     assert ours == coco_matches > 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(labels=st.lists(st.sampled_from("123"), min_size=1, max_size=6),
+       preds=st.lists(st.tuples(boxes, st.sampled_from("123")), max_size=10),
+       seed=st.integers(0, 1000))
+def test_tied_scores_in_any_order_give_the_same_counts_on_separate_digits(labels, preds, seed):
+    # Digits on a billet do not overlap: a prediction then reaches at most one digit at
+    # IoU >= 0.5, and the order of predictions with equal scores cannot change any count.
+    truth_boxes = [[12 * i, 10, 12 * i + 9, 25] for i in range(len(labels))]
+    entries = [(b, label, 0.7) for b, label in preds]
+    counts, _ = run(labels, entries, truth_boxes=truth_boxes)
+    rng = np.random.default_rng(seed)
+    shuffled = [entries[i] for i in rng.permutation(len(entries))]
+    again, _ = run(labels, shuffled, truth_boxes=truth_boxes)
+    assert again == counts
+    assert counts["TP"] + counts["MC"] + counts["FN"] == len(labels)
+
+
+def reference_match(truth_boxes, truth_labels, pred_boxes, pred_labels, scores, t=0.5):
+    """The rule written as plainly as possible: two greedy passes in score order."""
+    order = sorted(range(len(pred_labels)), key=lambda p: -scores[p])
+    iou = box_iou(pred_boxes, truth_boxes)
+    truth_kind = ["FN"] * len(truth_labels)
+    pred_kind = ["FP"] * len(pred_labels)
+    for kind, wanted in (("TP", True), ("MC", False)):
+        for p in order:
+            if pred_kind[p] != "FP":
+                continue
+            best, best_iou = None, -1.0
+            for g in range(len(truth_labels)):
+                same = pred_labels[p] == truth_labels[g]
+                if truth_kind[g] == "FN" and same == wanted and iou[p, g] >= t and (
+                        iou[p, g] > best_iou):
+                    best, best_iou = g, iou[p, g]
+            if best is not None:
+                truth_kind[best], pred_kind[p] = kind, kind
+    return truth_kind, pred_kind
+
+
+@settings(max_examples=200, deadline=None)
+@given(truth=st.lists(st.tuples(boxes, st.sampled_from("12")), max_size=6),
+       preds=st.lists(st.tuples(boxes, st.sampled_from("12")), max_size=8),
+       seed=st.integers(0, 1000))
+def test_matching_agrees_with_a_plain_reference_on_crowded_boxes(truth, preds, seed):
+    scores = np.random.default_rng(seed).permutation(len(preds)) + 1.0
+    truth_boxes = np.array([b for b, _ in truth], dtype=float).reshape(-1, 4)
+    pred_boxes = np.array([b for b, _ in preds], dtype=float).reshape(-1, 4)
+    truth_labels = np.array([label for _, label in truth])
+    pred_labels = np.array([label for _, label in preds])
+    result = match_detections(truth_boxes, truth_labels, pred_boxes, pred_labels, scores)
+    expected = reference_match(truth_boxes, truth_labels, pred_boxes, pred_labels, scores)
+    assert list(result.truth_kind) == expected[0]
+    assert list(result.pred_kind) == expected[1]

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from billet_studio.cli.evaluate_commands import add_evaluate_commands
 from billet_studio.cli.gan_commands import cmd_gan_checkpoints, cmd_gan_render, cmd_gan_train
-from billet_studio.cli.glyph_commands import cmd_demo_init, cmd_glyphs_learn
+from billet_studio.cli.glyph_commands import cmd_demo_init, cmd_demo_predictions, cmd_glyphs_learn
 from billet_studio.cli.project_commands import (
     cmd_check,
     cmd_export,
@@ -143,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                          help="rendering processes")
+    command = add("predictions", cmd_demo_predictions,
+                  "write simulated detections for a COCO test set (a stand-in reader for "
+                  "trying evaluation before a detector is trained)", demo)
+    command.add_argument("--truth", required=True, help="COCO instances file (e.g. test.json)")
+    command.add_argument("--out", required=True, help="COCO results file to write")
+    command.add_argument("--seed", type=int, default=0)
     glyphs = group("glyphs", "character templates")
     command = add("learn", cmd_glyphs_learn,
                   "learn glyph templates from the labelled polygons (never the test split) "
@@ -181,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     command = add("checkpoints", cmd_gan_checkpoints,
                   "list a run's checkpoints, losses and quality scores", gan)
     command.add_argument("run", help="the run folder")
+    add_evaluate_commands(add, group)
     command = add("gui", cmd_gui, "open the studio")
     command.add_argument("project", nargs="?")
     return parser

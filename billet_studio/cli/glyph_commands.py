@@ -1,4 +1,5 @@
-"""Commands over the demo world and the glyph templates: demo init, glyphs learn."""
+"""Commands over the demo world and the glyph templates: demo init, demo predictions,
+glyphs learn."""
 
 from __future__ import annotations
 
@@ -23,6 +24,17 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     print(f"built a demo project in {root} in {elapsed:.0f} s: {config.billets} training and "
           f"{config.test} test billets, {config.surfaces} surfaces")
+    return 0
+
+
+def cmd_demo_predictions(args: argparse.Namespace) -> int:
+    from billet_studio.demo.reader import SimulatedReaderConfig, write_simulated_detections
+
+    out = Path(args.out)
+    count = write_simulated_detections(Path(args.truth), out,
+                                       SimulatedReaderConfig(seed=args.seed))
+    print(f"wrote {count} simulated detections to {out} (a stand-in reader for trying "
+          "evaluation; its figures say nothing about a trained detector)")
     return 0
 
 

@@ -79,33 +79,46 @@ def match_detections(truth_boxes: np.ndarray, truth_labels: np.ndarray,
     n_truth, n_pred = len(truth_labels), len(pred_labels)
     iou = box_iou(pred_boxes, truth_boxes)
     same = pred_labels[:, None] == truth_labels[None, :]
-    kept = np.flatnonzero(scores >= config.score)
-    order = kept[np.argsort(-scores[kept], kind="stable")]
+    kept = scores >= config.score
+    order = np.flatnonzero(kept)
+    order = order[np.argsort(-scores[order], kind="stable")]
     truth_kind = np.full(n_truth, "FN", dtype=object)
     truth_match = np.full(n_truth, -1)
-    pred_kind = np.full(n_pred, "ignored", dtype=object)
+    pred_kind = np.where(kept, "FP", "ignored").astype(object)
     pred_fp_type = np.full(n_pred, "", dtype=object)
     pred_match = np.full(n_pred, -1)
     pred_iou = iou.max(axis=1) if n_truth else np.zeros(n_pred)
-    matched = np.zeros(n_truth, dtype=bool)
-    for kind, label_rule in (("TP", same), ("MC", ~same)):
-        for p in order:
-            if pred_match[p] >= 0:
-                continue
-            candidates = (~matched) & label_rule[p] & (iou[p] >= config.iou)
-            if not candidates.any():
-                continue
-            # Highest IoU; ties go to the first digit.
-            g = int(np.flatnonzero(candidates)[np.argmax(iou[p][candidates])])
-            matched[g] = True
+    overlapping = (iou >= config.iou) & kept[:, None]
+    for kind, candidates in (("TP", overlapping & same), ("MC", overlapping & ~same)):
+        candidates &= (truth_match < 0)[None, :] & (pred_match < 0)[:, None]
+        for p, g in _greedy_pairs(candidates, iou, order):
             truth_kind[g], truth_match[g] = kind, p
             pred_kind[p], pred_match[p], pred_iou[p] = kind, g, iou[p, g]
-    for p in order:
-        if pred_match[p] >= 0:
-            continue
-        pred_kind[p] = "FP"
+    matched = truth_match >= 0
+    for p in np.flatnonzero(pred_kind == "FP"):
         pred_fp_type[p] = _fp_type(iou[p], same[p], matched, config)
     return MatchResult(truth_kind, truth_match, pred_kind, pred_fp_type, pred_match, pred_iou)
+
+
+def _greedy_pairs(candidates: np.ndarray, iou: np.ndarray, order: np.ndarray
+                  ) -> list[tuple[int, int]]:
+    """Predictions in ``order`` each take their highest-IoU candidate digit still free
+    (ties to the first digit). Without contention (no prediction with two candidates, no
+    digit wanted twice) that is every candidate pair at once."""
+    if not candidates.any():
+        return []
+    if candidates.sum(axis=1).max() <= 1 and candidates.sum(axis=0).max() <= 1:
+        rows, cols = np.nonzero(candidates)
+        return list(zip(rows.tolist(), cols.tolist(), strict=True))
+    taken = np.zeros(candidates.shape[1], dtype=bool)
+    pairs = []
+    for p in order:
+        free = candidates[p] & ~taken
+        if free.any():
+            g = int(np.flatnonzero(free)[np.argmax(iou[p][free])])
+            taken[g] = True
+            pairs.append((int(p), g))
+    return pairs
 
 
 def _fp_type(iou: np.ndarray, same: np.ndarray, matched: np.ndarray,

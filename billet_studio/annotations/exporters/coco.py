@@ -59,6 +59,8 @@ def coco_document(
             "file_name": project.relative(record.image_path),
             "width": record.width,
             "height": record.height,
+            # What evaluation needs to form the paper's test subsets without the project.
+            "billet": {**record.billet.to_json(), "visibility": record.visibility},
         })
         warnings.extend(record.geometry_warnings)
         for stamp in record.stamps:

@@ -1,0 +1,174 @@
+"""Commands that score a reader: evaluate run, evaluate compare."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from billet_studio.cli.progress import ProgressBar
+
+#: Columns of the terminal table: rate name and heading.
+_COLUMNS = (("TP", "TP"), ("MC", "MC"), ("FN", "FN"), ("FP", "FP"), ("CB", "CB"),
+            ("CB_raw", "CB raw"), ("CB_prior", "CB prior"))
+
+
+def add_evaluate_commands(add: Callable[..., argparse.ArgumentParser],
+                          group: Callable[[str, str], Any]) -> None:
+    evaluate = group("evaluate", "score a reader's detections against ground truth")
+    command = add("run", cmd_evaluate_run,
+                  "score COCO-results detections per billet and test subset; writes "
+                  "records.sqlite, summary.json and report.html into --out", evaluate)
+    command.add_argument("--truth", required=True, help="COCO instances file of the test set")
+    command.add_argument("--predictions", required=True,
+                         help="COCO results file (image_id, category_id, bbox, score, "
+                              "optional class_scores)")
+    command.add_argument("--out", required=True, help="evaluation folder (replaced whole)")
+    command.add_argument("--project", help="project giving the ID format, sites and "
+                                           "visibility of each image")
+    command.add_argument("--score", type=float, default=0.5,
+                         help="score threshold: lower detections are ignored (default 0.5)")
+    command.add_argument("--iou", type=float, default=0.5, help="IoU for a match (paper: 0.5)")
+    command.add_argument("--id-format", help="ID regex (overrides the project's)")
+    command.add_argument("--check-digit", choices=("luhn", "mod11"),
+                         help="check-digit rule of the ID (overrides the project's)")
+    command.add_argument("--no-prior", action="store_true",
+                         help="read IDs without the format prior")
+    command.add_argument("--expected-ids", help="text file of the IDs that can occur, "
+                                                "one per line (a stronger prior)")
+    command.add_argument("--images", help="folder the truth's file names are relative to "
+                                          "(default: the project, else the truth's folder)")
+    command.add_argument("--bootstrap", type=int, default=1000,
+                         help="resamples for the 95%% intervals (0: none)")
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--no-report", action="store_true", help="skip report.html")
+    command = add("compare", cmd_evaluate_compare,
+                  "list the billets that got better or worse from evaluation A to B", evaluate)
+    command.add_argument("before", help="evaluation folder A")
+    command.add_argument("after", help="evaluation folder B")
+    command.add_argument("--show", type=int, default=20, help="billets listed per direction")
+    command.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+
+def _inputs(args: argparse.Namespace) -> Any:
+    from billet_studio.annotations import IdFormat, Project
+    from billet_studio.evaluation.evaluate import EvaluationInputs, load_expected_ids
+
+    truth = Path(args.truth)
+    id_format = None
+    project_root = None
+    if args.project:
+        project = Project.open(Path(args.project))
+        project_root = project.root
+        id_format = project.config.id_format
+    if args.id_format or args.check_digit:
+        base = id_format or IdFormat()
+        id_format = IdFormat(args.id_format or base.regex,
+                             args.check_digit or (base.check_digit if not args.id_format
+                                                  else None))
+    if args.no_prior:
+        id_format = None
+    expected = load_expected_ids(Path(args.expected_ids)) if args.expected_ids else ()
+    image_root = Path(args.images) if args.images else (project_root or truth.parent)
+    return EvaluationInputs(truth=truth, predictions=Path(args.predictions),
+                            id_format=id_format, expected_ids=expected,
+                            image_root=image_root, project=project_root)
+
+
+def _percent(rate: dict[str, float]) -> str:
+    value = rate["value"]
+    if math.isnan(value):
+        return "-"
+    if math.isnan(rate["low"]):
+        return f"{100 * value:5.1f}"
+    return f"{100 * value:5.1f} [{100 * rate['low']:.1f}-{100 * rate['high']:.1f}]"
+
+
+def print_rates(groups: list[dict[str, Any]]) -> None:
+    """The paper's table: one row per subset (and site), rates in percent with intervals."""
+    rows = [[g["title"] + (f" @{g['site']}" if g["site"] else ""), str(g["billets"]),
+             *(_percent(g["rates"][name]) for name, _ in _COLUMNS)] for g in groups]
+    header = ["subset", "billets", *(title for _, title in _COLUMNS)]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                        for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
+
+
+def cmd_evaluate_run(args: argparse.Namespace) -> int:
+    from billet_studio.cli.gan_commands import first_interrupt_cancels
+    from billet_studio.evaluation import (
+        BootstrapConfig,
+        EvaluationConfig,
+        MatchConfig,
+        ScoringConfig,
+        run_evaluation,
+    )
+    from billet_studio.jobs import CancelToken, JobCancelled
+
+    config = EvaluationConfig(
+        scoring=ScoringConfig(match=MatchConfig(iou=args.iou, score=args.score)),
+        bootstrap=BootstrapConfig(resamples=args.bootstrap, seed=args.seed),
+        report=not args.no_report,
+    )
+    inputs = _inputs(args)
+    out = Path(args.out)
+    cancel = CancelToken()
+    bar = ProgressBar("evaluate")
+    try:
+        with first_interrupt_cancels(cancel):
+            for progress in run_evaluation(inputs, out, config, cancel):
+                bar.update(progress.step, progress.total, progress.message)
+    finally:
+        bar.close()
+    if cancel.cancelled:
+        raise JobCancelled(f"nothing written to {out}")
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}")
+    print_rates([g for g in summary["groups"] if g["site"] is None]
+                + [g for g in summary["groups"] if g["site"] is not None])
+    map50 = summary["map50"]
+    print(f"mAP@0.5 {'-' if map50 is None else f'{100 * map50:.1f}'}   "
+          f"{summary['billets']} billets, {summary['digits']} digits, "
+          f"{summary['seconds']:.2f} s")
+    print(f"wrote {out / 'records.sqlite'}, summary.json"
+          + ("" if args.no_report else ", report.html"))
+    return 0
+
+
+def cmd_evaluate_compare(args: argparse.Namespace) -> int:
+    from billet_studio.evaluation.compare import compare_evaluations
+
+    result = compare_evaluations(args.before, args.after)
+    if args.json:
+        print(json.dumps({
+            "better": [c.file_name for c in result.better],
+            "worse": [c.file_name for c in result.worse],
+            "unchanged": result.unchanged,
+            "only_before": list(result.only_before), "only_after": list(result.only_after),
+            "rates_before": result.rates_before, "rates_after": result.rates_after,
+        }, indent=2))
+        return 0
+    shared = len(result.better) + len(result.worse) + result.unchanged
+    print(f"{shared} billets in both; {len(result.better)} better, {len(result.worse)} worse, "
+          f"{result.unchanged} unchanged")
+    for name in ("TP", "CB", "CB_prior"):
+        a, b = result.rates_before[name], result.rates_after[name]
+        print(f"  {name:<9}{100 * a:6.1f} -> {100 * b:6.1f}  ({100 * (b - a):+.1f})")
+    for title, changes in (("better", result.better), ("worse", result.worse)):
+        if changes:
+            print(f"{title}:")
+        for change in changes[: args.show]:
+            a, b = change.before, change.after
+            print(f"  {change.file_name}  {a['true_id']}: read {a['prior_read']!s} -> "
+                  f"{b['prior_read']!s}, errors {a['errors']} -> {b['errors']}")
+        if len(changes) > args.show:
+            print(f"  … and {len(changes) - args.show} more")
+    for title, names in (("only in A", result.only_before), ("only in B", result.only_after)):
+        if names:
+            print(f"{title}: {len(names)} billets (not compared)")
+    return 0
