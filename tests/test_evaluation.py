@@ -157,6 +157,11 @@ def test_compare_lists_billets_that_changed(files, capsys):
     (json.dumps([{**detection(1, 0, "0"), "bbox": [0, 0, -1, 1]}]), "negative width"),
     (json.dumps([{**detection(1, 0, "0"), "score": 3.5}]), "scores must be numbers"),
     (json.dumps([{**detection(1, 0, "0"), "class_scores": [0.5]}]), "must list 8"),
+    (json.dumps([{**detection(1, 0, "0"), "class_scores": [3.0] * 8}]), "not logits"),
+    (json.dumps([{**detection(1, 0, "0"), "bbox": [0, 0, 1, 1, 5, 5, 6, 6]},
+                 detection(1, 1, "1")]), "'bbox' must be"),
+    (json.dumps([{**detection(1, 0, "0"), "bbox": [0, 0]}, {**detection(1, 1, "1"),
+                                                           "bbox": [1, 1]}]), "'bbox' must"),
 ])
 def test_bad_predictions_are_refused_with_the_file_named(files, content, message):
     tmp_path, truth = files
@@ -174,12 +179,19 @@ def test_empty_predictions_warn_and_count_every_digit_missed(files):
     assert any("no detections" in w for w in summary["warnings"])
 
 
-def test_bad_truth_is_refused(tmp_path):
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d["annotations"][0].update(image_id=42), "refers to image 42"),
+    (lambda d: d["annotations"].append("x"), "'annotations' must be a list of objects"),
+    (lambda d: d["images"].append(7), "'images' must be a list of objects"),
+    (lambda d: d["categories"].append({"id": "x", "name": "9"}), "integer 'id'"),
+    (lambda d: d["images"][1].update(file_name="images/b1.png"), "appears twice"),
+])
+def test_bad_truth_is_refused(tmp_path, change, message):
     path = tmp_path / "truth.json"
     document = truth_document(BILLETS)
-    document["annotations"][0]["image_id"] = 42
+    change(document)
     path.write_text(json.dumps(document))
-    with pytest.raises(AnnotationError, match="refers to image 42"):
+    with pytest.raises(AnnotationError, match=message):
         load_truth(path)
 
 
@@ -191,6 +203,24 @@ def test_an_output_folder_of_the_users_is_never_replaced(files):
     with pytest.raises(AnnotationError, match="not written by Billet Studio"):
         evaluate(tmp_path, truth, perfect_predictions(), "mine")
     assert (keep / "notes.txt").read_text() == "mine"
+
+
+def test_summary_is_strict_json_and_a_format_the_ids_cannot_fit_is_reported(files, capsys):
+    tmp_path, truth = files
+    preds = tmp_path / "preds.json"
+    preds.write_text(json.dumps(perfect_predictions()))
+    out = tmp_path / "strict"
+    assert main(["evaluate", "run", "--truth", str(truth), "--predictions", str(preds),
+                 "--out", str(out), "--bootstrap", "0", "--no-report",
+                 "--id-format", r"\d{5}"]) == 0
+    printed = capsys.readouterr().out
+    assert "4 of 4 true IDs do not fit the ID format" in printed
+    text = (out / "summary.json").read_text()
+    summary = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert rates(summary)["CB_prior"] == 0.0 and rates(summary)["CB_raw"] == 1.0
+    assert main(["evaluate", "run", "--truth", str(truth), "--predictions", str(preds),
+                 "--out", str(out), "--check-digit", "luhn"]) == 2
+    assert "--check-digit needs an ID format" in capsys.readouterr().err
 
 
 def test_cli_run_prints_the_paper_table(files, capsys):

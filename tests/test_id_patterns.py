@@ -173,7 +173,7 @@ def test_format_without_check_digit_generates_pattern_ids():
     [
         (r"\d{10}[A-Z]", "luhn"),  # the last position holds no digit
         (r"\d{10}[A-W]", "mod11"),  # letters fit, but mod11 gives only digits or 'X'
-        (r"\d{5}-\d", "luhn"),  # '-' has no check-digit value
+        (r"\d{5}-", "luhn"),  # a separator cannot be the check digit
     ],
 )
 def test_pattern_that_cannot_hold_the_check_digit_raises(regex: str, rule: str):

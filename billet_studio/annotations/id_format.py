@@ -63,11 +63,14 @@ class IdFormat:
             )
 
     def expected_check_digit(self, billet_id: str) -> str | None:
-        if self.check_digit is None or len(billet_id) < 2:
+        """The check digit the characters before the last call for; separators (anything
+        but digits and A-Z) are not stamped characters and do not count."""
+        payload = "".join(c for c in billet_id[:-1] if c.isascii() and c.isalnum())
+        if self.check_digit is None or not payload:
             return None
         rule = luhn_check_digit if self.check_digit == "luhn" else mod11_check_digit
         try:
-            return rule(billet_id[:-1])
+            return rule(payload)
         except ValueError:
             return None
 

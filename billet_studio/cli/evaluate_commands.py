@@ -32,7 +32,8 @@ def add_evaluate_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--score", type=float, default=0.5,
                          help="score threshold: lower detections are ignored (default 0.5)")
     command.add_argument("--iou", type=float, default=0.5, help="IoU for a match (paper: 0.5)")
-    command.add_argument("--id-format", help="ID regex (overrides the project's)")
+    command.add_argument("--id-format", help="ID regex (overrides the project's, and its "
+                                             "check digit unless --check-digit)")
     command.add_argument("--check-digit", choices=("luhn", "mod11"),
                          help="check-digit rule of the ID (overrides the project's)")
     command.add_argument("--no-prior", action="store_true",
@@ -41,7 +42,7 @@ def add_evaluate_commands(add: Callable[..., argparse.ArgumentParser],
                                                 "one per line (a stronger prior)")
     command.add_argument("--images", help="folder the truth's file names are relative to "
                                           "(default: the project, else the truth's folder)")
-    command.add_argument("--bootstrap", type=int, default=1000,
+    command.add_argument("--bootstrap", type=_count, default=1000,
                          help="resamples for the 95%% intervals (0: none)")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--no-report", action="store_true", help="skip report.html")
@@ -51,6 +52,13 @@ def add_evaluate_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("after", help="evaluation folder B")
     command.add_argument("--show", type=int, default=20, help="billets listed per direction")
     command.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
 
 
 def _inputs(args: argparse.Namespace) -> Any:
@@ -64,8 +72,11 @@ def _inputs(args: argparse.Namespace) -> Any:
         project = Project.open(Path(args.project))
         project_root = project.root
         id_format = project.config.id_format
+    if args.check_digit and not (args.id_format or id_format):
+        raise ValueError("--check-digit needs an ID format: give --id-format or --project")
     if args.id_format or args.check_digit:
         base = id_format or IdFormat()
+        # A new regex starts without a check digit unless one is named with it.
         id_format = IdFormat(args.id_format or base.regex,
                              args.check_digit or (base.check_digit if not args.id_format
                                                   else None))
@@ -78,13 +89,14 @@ def _inputs(args: argparse.Namespace) -> Any:
                             image_root=image_root, project=project_root)
 
 
-def _percent(rate: dict[str, float]) -> str:
-    value = rate["value"]
-    if math.isnan(value):
+def _percent(rate: dict[str, float | None]) -> str:
+    """A rate from summary.json (None where undefined) as 'value [low-high]' percent."""
+    value, low, high = rate["value"], rate["low"], rate["high"]
+    if value is None or math.isnan(value):
         return "-"
-    if math.isnan(rate["low"]):
+    if low is None or high is None or math.isnan(low):
         return f"{100 * value:5.1f}"
-    return f"{100 * value:5.1f} [{100 * rate['low']:.1f}-{100 * rate['high']:.1f}]"
+    return f"{100 * value:5.1f} [{100 * low:.1f}-{100 * high:.1f}]"
 
 
 def print_rates(groups: list[dict[str, Any]]) -> None:

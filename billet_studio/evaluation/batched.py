@@ -235,13 +235,13 @@ def read_all(slots: Sequence[tuple[Slots, np.ndarray]], automaton: IdAutomaton,
     for position in range(width):
         state = stay[state, codes[:, position]]
     accepted = accepting[state] & ~weak
-    raw_scores = np.bincount(flat.owner, weights=best_emit, minlength=n)
     reads = []
     for billet in range(n):
         if accepted[billet]:
-            raw = "".join(alphabet[c] for c in best[flat.segment(billet)])
-            reads.append(IdRead(raw, raw, float(raw_scores[billet]),
-                                float(raw_scores[billet])))
+            segment = flat.segment(billet)
+            raw = "".join(alphabet[c] for c in best[segment])
+            raw_score = float(best_emit[segment].sum())  # summed as read_slots does
+            reads.append(IdRead(raw, raw, raw_score, raw_score))
         else:
             billet_slots, gaps = slots[billet]
             reads.append(read_slots(billet_slots.scores, automaton, config, gaps))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -15,6 +16,7 @@ from billet_studio.annotations.atomic import atomic_write_json
 from billet_studio.annotations.id_format import IdFormat
 from billet_studio.annotations.output_folder import staged_output
 from billet_studio.annotations.project import Project
+from billet_studio.evaluation.collector import paused_collector
 from billet_studio.evaluation.inputs import PredictionSet, TruthSet, load_predictions, load_truth
 from billet_studio.evaluation.metrics import (
     BootstrapConfig,
@@ -148,8 +150,9 @@ def score_evaluation(truth: TruthSet, predictions: PredictionSet, automaton: IdA
     chunk = max(_CHUNK, total // 50)
     for start in range(0, total, chunk):
         images = truth.images[start:start + chunk]
-        billets.extend(score_billets(images, [predictions.of(i.image_id) for i in images],
-                                     truth.classes, automaton, config.scoring))
+        with paused_collector():
+            billets.extend(score_billets(images, [predictions.of(i.image_id) for i in images],
+                                         truth.classes, automaton, config.scoring))
         if cancel is not None and cancel.cancelled:
             return
         yield Progress(len(billets), total, "scoring billets")
@@ -167,12 +170,28 @@ def score_evaluation(truth: TruthSet, predictions: PredictionSet, automaton: IdA
         })
     n_classes = len(truth.classes)
     matrix = confusion_matrix(billets, n_classes)
+    warnings = truth.warnings + predictions.warnings + _prior_warnings(billets, automaton)
     yield Evaluation(
         classes=truth.classes, billets=tuple(billets), counts=counts, groups=groups,
         confusion=matrix, per_class=per_class(matrix, truth.classes),
-        map50=map50(billets, n_classes, config.scoring.match.iou),
-        warnings=truth.warnings + predictions.warnings,
+        map50=map50(billets, n_classes, matched_at=config.scoring.match.iou),
+        warnings=warnings,
     )
+
+
+def _prior_warnings(billets: Sequence[BilletScore], automaton: IdAutomaton
+                    ) -> tuple[str, ...]:
+    """Say so when the ID prior cannot be right: it accepts no ID over the classes, or
+    true IDs do not fit it (a wrong format makes every constrained read wrong)."""
+    if automaton.shortest is None:
+        return ("the ID format accepts no ID written with the ground truth's classes; "
+                "every constrained read fails (check --id-format / the project's format)",)
+    misfits = [b.true_id for b in billets if not automaton.accepts(b.true_id)]
+    if not misfits:
+        return ()
+    examples = ", ".join(repr(i) for i in misfits[:3])
+    return (f"{len(misfits)} of {len(billets)} true IDs do not fit the ID format (e.g. "
+            f"{examples}); those billets can never be read right with the prior",)
 
 
 def summary_document(evaluation: Evaluation, inputs: EvaluationInputs,
@@ -235,9 +254,20 @@ def run_evaluation(inputs: EvaluationInputs, out: Path,
             yield Progress(len(truth.images), len(truth.images), "writing report.html")
             write_report(stage / REPORT_FILE, evaluation, summary, inputs.image_root,
                          config.worst)
-        atomic_write_json(stage / SUMMARY_FILE, summary)
+        atomic_write_json(stage / SUMMARY_FILE, _finite(summary))
     yield Progress(len(truth.images), len(truth.images), f"wrote {out}",
                    metrics=_headline(evaluation))
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None, so that summary.json is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _headline(evaluation: Evaluation) -> dict[str, float]:
@@ -254,7 +284,8 @@ def load_expected_ids(path: Path) -> tuple[str, ...]:
     except (OSError, UnicodeDecodeError) as error:
         raise AnnotationError(path, f"cannot be read as a text list of IDs ({error})"
                               ) from None
-    ids = tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    stripped = (line.strip() for line in lines)
+    ids = tuple(line for line in stripped if line and not line.startswith("#"))
     if not ids:
         raise AnnotationError(path, "lists no IDs")
     return ids

@@ -8,12 +8,13 @@ detector missed; a check digit can pin it down), each at log(1 / classes) less
 ``insert_penalty``. The automaton carries the regex, the check digit or the expected IDs,
 so the best path is the most likely ID that fits them.
 
-The search is exact but pruned. Every move costs a "loss" against the raw read (a slot's
-best score minus the score of what it emits; a skip or an insertion likewise), and a path
-scores the raw score less its total loss. A Viterbi pass that drops every state whose loss
-so far exceeds L finds the best path whenever that path's loss is at most L. The best read
-one edit away from the raw read gives L at once for most misreads; otherwise L grows in
-steps (iterative deepening) up to ``max_loss``. Most misreads take a few states per slot.
+The search is exact but pruned. Every move has a "loss": a slot's best move (its best class,
+or skipping it when it is that weak) less the move's score; an insertion's loss is its
+cost. A path scores the sum of the best moves less its total loss. A Viterbi pass that
+drops every state whose loss so far exceeds L finds the best path whenever that path's loss
+is at most L. The best read one edit away from the raw read bounds L at once for most
+misreads; otherwise L grows in steps (iterative deepening) up to ``max_loss``. Most
+misreads take a few states per slot.
 """
 
 from __future__ import annotations
@@ -95,19 +96,24 @@ def _search(emit: np.ndarray, best_emit: np.ndarray, skip: np.ndarray, gaps: np.
             automaton: IdAutomaton, config: DecodeConfig
             ) -> tuple[list[int] | None, float, tuple[int, ...], int]:
     """The best accepted path, by loss-limited searches (see the module docstring)."""
-    raw_score = float(best_emit.sum())
     shortest = automaton.shortest
     if shortest is None or len(emit) + config.max_insertions < shortest:
         return None, -math.inf, (), 0  # too few slots for any ID, even with insertions
+    # Each slot's best move: its best class, or skipping it when it is that weak.
+    reference = np.maximum(best_emit, skip)
+    best_possible = float(reference.sum())
     bound = _single_edit_bound(emit, best_emit, skip, gaps, automaton, config)
     if math.isfinite(bound):
-        return _viterbi(emit, best_emit, skip, gaps, automaton, config, raw_score - bound, bound)
+        found = _viterbi(emit, reference, skip, gaps, automaton, config,
+                         best_possible - bound, bound)
+        if found[0] is not None:
+            return found
     for limit in (*(step for step in _LOSS_STEPS if step < config.max_loss),
                   config.max_loss):
         # Exact for every path whose total loss is within the limit, so the first limit
         # that finds a path finds the best one.
-        found = _viterbi(emit, best_emit, skip, gaps, automaton, config, limit,
-                         raw_score - limit)
+        found = _viterbi(emit, reference, skip, gaps, automaton, config, limit,
+                         best_possible - limit)
         if found[0] is not None:
             return found
     return None, -math.inf, (), 0
@@ -149,12 +155,12 @@ def _single_edit_bound(emit: np.ndarray, best_emit: np.ndarray, skip: np.ndarray
     return best
 
 
-def _viterbi(emit: np.ndarray, best_emit: np.ndarray, skip: np.ndarray, gaps: np.ndarray,
+def _viterbi(emit: np.ndarray, reference: np.ndarray, skip: np.ndarray, gaps: np.ndarray,
              automaton: IdAutomaton, config: DecodeConfig, max_loss: float,
              at_least: float) -> tuple[list[int] | None, float, tuple[int, ...], int]:
-    """Viterbi over (insertions used, automaton state) with moves of loss <= ``max_loss``,
-    dropping states that cannot reach ``at_least``; each step maps a state to
-    (score, previous state, character, move)."""
+    """Viterbi over (insertions used, automaton state) with moves of loss <= ``max_loss``
+    (against each slot's ``reference``, its best move), dropping states that cannot reach
+    ``at_least``; each step maps a state to (score, previous state, character, move)."""
     max_loss += 1e-9 * (1 + abs(max_loss))  # a move of exactly the bound's loss is allowed
     rows, moves = automaton.rows, automaton.moves
     n_slots, n_classes = emit.shape
@@ -162,21 +168,22 @@ def _viterbi(emit: np.ndarray, best_emit: np.ndarray, skip: np.ndarray, gaps: np
     insert_gain = math.log(1.0 / n_classes) - config.insert_penalty
     insertions = config.max_insertions if -insert_gain <= max_loss else 0
     # The most any path can still gain after each slot: the best scores of the rest.
-    rest = np.concatenate([np.cumsum(best_emit[::-1])[::-1], [0.0]]).tolist()
+    rest = np.concatenate([np.cumsum(reference[::-1])[::-1], [0.0]]).tolist()
     # Per slot: (class, gain) with loss <= max_loss, best first.
     by_gain = np.argsort(-emit, axis=1, kind="stable")
     gains = np.take_along_axis(emit, by_gain, axis=1)
-    allowed = (gains >= (best_emit - max_loss)[:, None]).sum(axis=1).tolist()
+    allowed = (gains >= (reference - max_loss)[:, None]).sum(axis=1).tolist()
     by_gain, gains = by_gain.tolist(), gains.tolist()
     choices = [list(zip(by_gain[i][:k], gains[i][:k], strict=True))
                for i, k in enumerate(allowed)]
-    skips = np.where(best_emit - skip <= max_loss, skip, -math.inf).tolist()
+    skips = np.where(reference - skip <= max_loss, skip, -math.inf).tolist()
     start = (0, automaton.start)
     current: dict[tuple[int, int], tuple[float, tuple[int, int], int, int]] = {
         start: (0.0, start, -1, _KEEP)}
     history = []
     for slot in range(n_slots + 1):
-        if insertions and gaps[slot]:
+        # One round per insertion allowed, so a gap can take several missed characters.
+        for _ in range(insertions if gaps[slot] else 0):
             step = {key: (entry[0], key, -1, _KEEP) for key, entry in current.items()}
             floor = at_least - slack - rest[slot] - insert_gain
             for key, entry in current.items():

@@ -8,22 +8,19 @@ the annotations' ``partial``/``poor`` attributes.
 
 from __future__ import annotations
 
-import functools
-import gc
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import numpy as np
 
 from billet_studio.annotations.errors import AnnotationError
+from billet_studio.evaluation.collector import without_collector
 
 VISIBILITY_CLASSES = ("well", "partial", "poor")
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,22 +70,6 @@ class PredictionSet:
 
     def of(self, image_id: int) -> ImagePredictions:
         return self.by_image.get(image_id) or ImagePredictions.empty()
-
-
-def _without_gc(function: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``function`` with the cycle collector paused: parsing a large JSON file makes
-    millions of small containers (none in a cycle), and the collector's repeated passes
-    over them would double the time."""
-    @functools.wraps(function)
-    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            if was_enabled:
-                gc.enable()
-    return paused
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -141,7 +122,7 @@ def _derived_visibility(flags: list[dict[str, Any]]) -> str | None:
     return "poor" if any(f.get("poor") for f in flags) else "well"
 
 
-@_without_gc
+@without_collector
 def load_truth(path: Path | str) -> TruthSet:
     """Read a COCO instances file as ground truth; crowd regions are left out with a warning."""
     path = Path(path)
@@ -150,17 +131,22 @@ def load_truth(path: Path | str) -> TruthSet:
             document):
         raise AnnotationError(path, "is not a COCO instances file (it needs 'images', "
                                     "'annotations' and 'categories')")
-    categories = sorted(document["categories"], key=lambda c: c.get("id", 0))
+    for key in ("images", "annotations", "categories"):
+        entries = document[key]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise AnnotationError(path, f"'{key}' must be a list of objects")
     try:
-        category_ids = tuple(int(c["id"]) for c in categories)
-        classes = tuple(str(c["name"]) for c in categories)
+        categories = sorted((int(c["id"]), str(c["name"])) for c in document["categories"])
     except (KeyError, TypeError, ValueError):
         raise AnnotationError(path, "every category needs an integer 'id' and a 'name'"
                               ) from None
+    category_ids = tuple(cid for cid, _ in categories)
+    classes = tuple(name for _, name in categories)
     if len(set(category_ids)) != len(category_ids) or len(set(classes)) != len(classes):
         raise AnnotationError(path, "category ids and names must be unique")
     class_of = {cid: index for index, cid in enumerate(category_ids)}
     images: dict[int, dict[str, Any]] = {}
+    names: dict[str, int] = {}
     for entry in document["images"]:
         try:
             image_id = int(entry["id"])
@@ -171,6 +157,10 @@ def load_truth(path: Path | str) -> TruthSet:
                                         "'file_name', 'width' and 'height'") from None
         if image_id in images:
             raise AnnotationError(path, f"image id {image_id} appears twice")
+        if file_name in names:
+            raise AnnotationError(path, f"file name {file_name!r} appears twice (images "
+                                        f"{names[file_name]} and {image_id})")
+        names[file_name] = image_id
         images[image_id] = {"entry": entry, "file_name": file_name, "width": width,
                             "height": height, "boxes": [], "labels": [], "flags": []}
     crowd = 0
@@ -191,6 +181,8 @@ def load_truth(path: Path | str) -> TruthSet:
         attributes = ann.get("attributes")
         image["flags"].append(attributes if isinstance(attributes, dict) else {})
     warnings = []
+    if not images:
+        warnings.append(f"{path}: lists no images; there is nothing to evaluate")
     if crowd:
         warnings.append(f"{path}: {crowd} crowd annotations are not digits and were left out")
     truth_images = []
@@ -216,7 +208,7 @@ def load_truth(path: Path | str) -> TruthSet:
     return TruthSet(path, classes, category_ids, tuple(truth_images), tuple(warnings))
 
 
-@_without_gc
+@without_collector
 def load_predictions(path: Path | str, truth: TruthSet) -> PredictionSet:
     """Read COCO-results detections (a list of ``image_id, category_id, bbox, score`` and
     optionally ``class_scores``, one score per category in category-id order)."""
@@ -276,10 +268,13 @@ def _bulk_boxes(detections: list[dict[str, Any]], indices: list[int], path: Path
                 ) -> np.ndarray:
     """xyxy boxes of all detections at once; a bad one is found and named on failure."""
     try:
-        xywh = np.array([d["bbox"] for d in detections], dtype=np.float64).reshape(-1, 4)
-        valid = bool(np.isfinite(xywh).all() and (xywh[:, 2:] >= 0).all())
+        xywh = np.array([d["bbox"] for d in detections], dtype=np.float64)
+        valid = xywh.shape == (len(detections), 4) and bool(
+            np.isfinite(xywh).all() and (xywh[:, 2:] >= 0).all())
     except (KeyError, TypeError, ValueError):
         valid = False
+    if not detections:
+        return np.zeros((0, 4))
     if not valid:
         for det, index in zip(detections, indices, strict=True):
             _xyxy(det.get("bbox"), path, f"detection {index} (image {det.get('image_id')})")
@@ -311,16 +306,18 @@ def _bulk_class_scores(detections: list[dict[str, Any]], indices: list[int],
     try:
         vectors = np.array([d["class_scores"] for d in detections], dtype=np.float64)
         valid = vectors.shape == (len(detections), n_classes) and bool(
-            np.isfinite(vectors).all())
+            np.isfinite(vectors).all() and (vectors >= 0).all() and (vectors <= 1).all())
     except (TypeError, ValueError):
         valid = False
     if not valid:
         for det, index in zip(detections, indices, strict=True):
             vector = det["class_scores"]
             ok = isinstance(vector, list) and len(vector) == n_classes and all(
-                isinstance(v, int | float) and math.isfinite(v) for v in vector)
+                isinstance(v, int | float) and math.isfinite(v) and 0 <= v <= 1
+                for v in vector)
             if not ok:
                 raise AnnotationError(path, f"detection {index} (image {det.get('image_id')}):"
-                                            f" 'class_scores' must list {n_classes} finite "
-                                            "scores, one per category in category-id order")
+                                            f" 'class_scores' must list {n_classes} scores in "
+                                            "[0, 1] (probabilities, not logits), one per "
+                                            "category in category-id order")
     return vectors

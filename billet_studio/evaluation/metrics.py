@@ -158,9 +158,12 @@ def average_precision(scores: np.ndarray, is_tp: np.ndarray, n_truth: int) -> fl
     return float(values.mean())
 
 
-def map50(billets: Sequence[BilletScore], n_classes: int, iou: float = 0.5
+def map50(billets: Sequence[BilletScore], n_classes: int, matched_at: float = 0.5
           ) -> dict[str, Any]:
-    """COCO mAP at one IoU over every prediction (no score threshold, no detection cap)."""
+    """COCO mAP at IoU 0.5 over every prediction (no score threshold, no detection cap).
+    ``matched_at`` is the IoU the billets were matched at (their matches are reused when
+    it is 0.5 and no prediction was left out)."""
+    iou = 0.5
     labels, scores, hits = [], [], []
     digits = np.zeros(n_classes, dtype=np.int64)
     everything = MatchConfig(iou=iou, score=-np.inf)
@@ -170,9 +173,9 @@ def map50(billets: Sequence[BilletScore], n_classes: int, iou: float = 0.5
         if not len(preds.scores):
             continue
         # TP flags come from the same-label pass alone, so the billet's own match serves
-        # unless the score threshold left predictions out. (Callers pass its IoU.)
+        # unless it used another IoU or the score threshold left predictions out.
         match = billet.match
-        if np.any(match.pred_kind == "ignored"):
+        if matched_at != iou or np.any(match.pred_kind == "ignored"):
             match = match_detections(image.boxes, image.labels, preds.boxes, preds.labels,
                                      preds.scores, everything)
         labels.append(preds.labels)

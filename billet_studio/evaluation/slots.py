@@ -52,12 +52,6 @@ class Slots:
         gaps[1:n] = ~same_line | (spacing > missing_gap * pitch)
         return gaps
 
-    def best(self) -> np.ndarray:
-        """The class index with the highest score in every slot."""
-        if not len(self):
-            return np.zeros(0, dtype=np.int64)
-        return np.argmax(self.scores, axis=1)
-
 
 def reading_order(boxes: np.ndarray, line_gap: float = SlotConfig.line_gap
                   ) -> tuple[np.ndarray, np.ndarray]:

@@ -4,9 +4,10 @@ The format's regex (the subset :class:`IdPattern` parses) becomes an NFA and the
 a check-digit rule is folded in as a residue automaton, so "matches the regex and the check
 digit fits" is one table lookup per character. A list of expected IDs becomes a trie.
 
-Pattern characters outside the reader's classes (separators such as '-' or ' ', which are
-not stamped as detectable characters) are read as empty: the automaton skips them, and
-:func:`reading_key` drops them from true IDs before comparing.
+Separators in a pattern ('-', '/', '.', ' ': not stamped glyphs) that the reader has no
+class for are read as empty: the automaton skips them, and :func:`reading_key` drops them
+from true IDs before comparing. A digit or letter the reader has no class for can never be
+read, so paths through it die.
 """
 
 from __future__ import annotations
@@ -112,17 +113,19 @@ class IdAutomaton:
 
     @classmethod
     def from_ids(cls, ids: Iterable[str], alphabet: Sequence[str]) -> IdAutomaton:
-        """A trie of expected IDs; characters outside ``alphabet`` are dropped first."""
+        """A trie of expected IDs as the reader reads them (:func:`reading_key`); an ID
+        with a digit or letter the reader has no class for cannot be read and is left out."""
         alphabet = tuple(alphabet)
         index = {name: i for i, name in enumerate(alphabet)}
         rows: list[list[int]] = [[DEAD] * len(alphabet)]
         accepting = [False]
         for billet_id in ids:
+            key = reading_key(billet_id, alphabet)
+            if any(char not in index for char in key):
+                continue
             state = 0
-            for char in billet_id:
-                code = index.get(char)
-                if code is None:
-                    continue
+            for char in key:
+                code = index[char]
                 if rows[state][code] == DEAD:
                     rows[state][code] = len(rows)
                     rows.append([DEAD] * len(alphabet))
@@ -134,10 +137,16 @@ class IdAutomaton:
                    np.array(accepting, dtype=bool))
 
 
+def is_separator(char: str) -> bool:
+    """Characters other than digits and A-Z ('-', '/', '.', ' ') are not stamped glyphs."""
+    return not (char.isascii() and char.isalnum())
+
+
 def reading_key(billet_id: str, alphabet: Iterable[str]) -> str:
-    """``billet_id`` without the characters a reader has no class for (separators)."""
+    """``billet_id`` as a reader can read it: separators the reader has no class for are
+    dropped (a character it has no class for otherwise stays, and can never be read)."""
     allowed = set(alphabet)
-    return "".join(char for char in billet_id if char in allowed)
+    return "".join(c for c in billet_id if c in allowed or not is_separator(c))
 
 
 # --- regex -> NFA -> DFA -------------------------------------------------------------
@@ -179,12 +188,13 @@ class _Nfa:
         return end
 
     def closure(self, states: Iterable[int], alphabet: set[str]) -> frozenset[int]:
-        """States reachable by empty edges and by characters outside ``alphabet``."""
+        """States reachable by empty edges and by separators outside ``alphabet``."""
         seen = set(states)
         stack = list(seen)
         while stack:
             for char, target in self.edges[stack.pop()]:
-                if (char is None or char not in alphabet) and target not in seen:
+                empty = char is None or (char not in alphabet and is_separator(char))
+                if empty and target not in seen:
                     seen.add(target)
                     stack.append(target)
         return frozenset(seen)
@@ -231,33 +241,23 @@ def _char_digits(char: str) -> str | None:
     return None
 
 
-def _residue_rule(rule: str, alphabet: tuple[str, ...]
-                  ) -> tuple[np.ndarray, np.ndarray, int]:
-    """(next residue per residue and class, check class per residue or -1, start residue).
+def _luhn_step(residue: int, digit: int) -> int:
+    """Luhn keeps two sums modulo 10, with the last digit so far doubled (a) or not (b);
+    appending a digit d gives (b + double(d), a + d). The residue is 10a + b."""
+    a, b = divmod(residue, 10)
+    doubled = digit * 2 - 9 if digit >= 5 else digit * 2
+    return ((b + doubled) % 10) * 10 + (a + digit) % 10
 
-    Residue ``invalid`` (the last row) absorbs a character that has no check value.
-    Luhn keeps two sums modulo 10: with the last character so far doubled (a) or not (b);
-    appending a digit d gives (b + double(d), a + d). mod11 keeps ISO 7064's running total.
+
+def _residue_rule(rule: str, alphabet: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(next residue per residue and class, check class per residue or -1); the start
+    residue is 0 and the last row ("invalid") absorbs a character with no check value.
+
+    Luhn: two running sums (see :func:`_luhn_step`), check (10 - a) mod 10. MOD 11-2:
+    ISO 7064's running total t -> 2 (t + value) mod 11, check (12 - t) mod 11 ('X' = 10).
     """
-    if rule == "luhn":
-        n = 100
-
-        def step(residue: int, digit: int) -> int:
-            a, b = divmod(residue, 10)
-            doubled = digit * 2 - 9 if digit >= 5 else digit * 2
-            return ((b + doubled) % 10) * 10 + (a + digit) % 10
-
-        def check(residue: int) -> str:
-            return str((10 - residue // 10) % 10)
-    else:
-        n = 11
-
-        def step(residue: int, digit: int) -> int:
-            raise AssertionError  # mod11 steps by character value, below
-
-        def check(residue: int) -> str:
-            value = (12 - residue) % 11
-            return "X" if value == 10 else str(value)
+    luhn = rule == "luhn"
+    n = 100 if luhn else 11
     invalid = n
     table = np.full((n + 1, len(alphabet)), invalid, dtype=np.int32)
     for code, char in enumerate(alphabet):
@@ -265,42 +265,52 @@ def _residue_rule(rule: str, alphabet: tuple[str, ...]
         if digits is None:
             continue
         for residue in range(n):
-            if rule == "luhn":
+            if luhn:
                 value = residue
-                for digit in digits:
-                    value = step(value, int(digit))
+                for digit in digits:  # a letter counts as its two digits (A = 10)
+                    value = _luhn_step(value, int(digit))
             else:
                 value = ((residue + int(digits)) * 2) % 11
             table[residue, code] = value
     index = {name: i for i, name in enumerate(alphabet)}
+
+    def check(residue: int) -> str:
+        if luhn:
+            return str((10 - residue // 10) % 10)
+        value = (12 - residue) % 11
+        return "X" if value == 10 else str(value)
+
     checks = np.array([index.get(check(r), DEAD) for r in range(n)] + [DEAD], dtype=np.int32)
-    return table, checks, 0
+    return table, checks
 
 
 def with_check_digit(base: IdAutomaton, rule: str) -> IdAutomaton:
     """``base`` restricted to IDs whose last character is the ``rule`` check digit over the
-    characters before it: the reachable product of (base state, residue, last-was-check)."""
-    residues, checks, first = _residue_rule(rule, base.alphabet)
+    (at least one) characters before it: the reachable product of (base state, residue,
+    last-was-check, started)."""
+    residues, checks = _residue_rule(rule, base.alphabet)
     n_classes = len(base.alphabet)
-    start = (base.start, first, False)
+    start = (base.start, 0, False, False)
     ids = {start: 0}
     queue = [start]
     rows: list[list[int]] = []
     while len(rows) < len(queue):
-        state, residue, _ = queue[len(rows)]
+        state, residue, _, started = queue[len(rows)]
         row = []
         for code in range(n_classes):
             target = int(base.transitions[state, code])
             if target == DEAD:
                 row.append(DEAD)
                 continue
-            key = (target, int(residues[residue, code]), bool(checks[residue] == code))
+            ok = started and bool(checks[residue] == code)
+            key = (target, int(residues[residue, code]), ok, True)
             if key not in ids:
                 ids[key] = len(queue)
                 queue.append(key)
             row.append(ids[key])
         rows.append(row)
-    accepting = np.array([bool(base.accepting[s]) and ok for s, _, ok in queue], dtype=bool)
+    accepting = np.array([bool(base.accepting[s]) and ok for s, _, ok, _ in queue],
+                         dtype=bool)
     return IdAutomaton(base.alphabet, np.array(rows, dtype=np.int32).reshape(-1, n_classes),
                        accepting)
 

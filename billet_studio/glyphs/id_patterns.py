@@ -345,8 +345,8 @@ class IdGenerator:
             candidate = self.pattern.generate(rng)
             check = self.id_format.expected_check_digit(candidate)
             if check is None:
-                problem = (f"{candidate!r} has no check digit (it is shorter than 2 characters "
-                           "or has characters other than digits and A-Z before its last)")
+                problem = (f"{candidate!r} has no check digit (no digit or letter comes "
+                           "before its last character)")
                 continue
             candidate = candidate[:-1] + check
             found = self.id_format.problem(candidate)
