@@ -47,6 +47,7 @@ test: lint
 # The GUI-free core must import and pass its tests with neither Qt nor torch installed.
 CORE_VENV := .venv-core
 CORE_DEPS := numpy shapely opencv-python-headless pillow pyyaml tomli-w pycocotools matplotlib \
+	orjson \
 	pytest pytest-timeout hypothesis
 test-core:
 	test -x $(CORE_VENV)/bin/python || $(PYTHON) -m venv $(CORE_VENV)

@@ -17,6 +17,11 @@ from typing import Any
 
 import numpy as np
 
+try:  # a parser about 3x faster than the standard library's on detection files
+    import orjson
+except ImportError:  # pragma: no cover - installed with the package
+    orjson = None
+
 from billet_studio.annotations.errors import AnnotationError
 from billet_studio.evaluation.collector import without_collector
 
@@ -83,6 +88,11 @@ def _read_json(path: Path, what: str) -> Any:
         raise AnnotationError(path, "is not UTF-8 text (is it a JSON file?)") from None
     if not text.strip():
         raise AnnotationError(path, f"is empty; expected a {what} JSON file")
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # the standard parser says where, and reads NaN for the checks to name
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
