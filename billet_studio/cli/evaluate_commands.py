@@ -152,6 +152,10 @@ def cmd_evaluate_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read(row: dict[str, Any]) -> str:
+    return row["prior_read"] if row["prior_read"] is not None else "(no ID fits)"
+
+
 def cmd_evaluate_compare(args: argparse.Namespace) -> int:
     from billet_studio.evaluation.compare import compare_evaluations
 
@@ -176,8 +180,8 @@ def cmd_evaluate_compare(args: argparse.Namespace) -> int:
             print(f"{title}:")
         for change in changes[: args.show]:
             a, b = change.before, change.after
-            print(f"  {change.file_name}  {a['true_id']}: read {a['prior_read']!s} -> "
-                  f"{b['prior_read']!s}, errors {a['errors']} -> {b['errors']}")
+            print(f"  {change.file_name}  {a['true_id']}: read {_read(a)} -> {_read(b)}, "
+                  f"errors {a['errors']} -> {b['errors']}")
         if len(changes) > args.show:
             print(f"  … and {len(changes) - args.show} more")
     for title, names in (("only in A", result.only_before), ("only in B", result.only_after)):
