@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from shapely.geometry import Polygon
 
 from billet_studio.geometry import Box, StampPolygon, bounds_of, clip_polygon, repair_polygon
@@ -175,3 +176,22 @@ def _hole_owner(
             if outline.contains(inside):
                 return index
     return None
+
+
+def shapes_of_stamp(label: str, polygons: Sequence[StampPolygon], flags: dict[str, bool],
+                    group_id: int | None, decimals: int = 2) -> list[Shape]:
+    """LabelMe shapes of one stamp: its outlines and, grouped with them, its holes (the
+    inverse of :func:`stamps_from_shapes`; ``group_id`` is used when it needs a group)."""
+    grouped = len(polygons) > 1 or any(p.holes for p in polygons)
+    group = group_id if grouped else None
+
+    def points(ring: np.ndarray) -> tuple[tuple[float, float], ...]:
+        return tuple((round(float(x), decimals), round(float(y), decimals)) for x, y in ring)
+
+    shapes = []
+    for polygon in polygons:
+        shapes.append(Shape(label, points(polygon.exterior), "polygon", dict(flags), group))
+        shapes.extend(Shape(label, points(hole), "polygon", {**flags, "hole": True}, group)
+                      for hole in polygon.holes)
+    return shapes
+

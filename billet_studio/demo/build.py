@@ -27,6 +27,7 @@ from billet_studio.annotations import (
     atomic_write_json,
     write_labelme,
 )
+from billet_studio.annotations.shapes import shapes_of_stamp
 from billet_studio.demo.billet import (
     DEMO_PROJECT_REGEX,
     BilletPlan,
@@ -95,23 +96,10 @@ def billet_shapes(rendered: RenderedBillet) -> tuple[Shape, ...]:
     """LabelMe shapes of a rendered billet: outlines, holes grouped with them, flags."""
     shapes: list[Shape] = []
     for number, stamp in enumerate(rendered.stamps, start=1):
-        flags = {}
-        if stamp.partial:
-            flags["partial"] = True
-        if stamp.poor:
-            flags["poor"] = True
-        grouped = len(stamp.polygons) > 1 or any(p.holes for p in stamp.polygons)
-        group = number if grouped else None
-        for polygon in stamp.polygons:
-            shapes.append(Shape(stamp.char, _points(polygon.exterior), "polygon", dict(flags),
-                                group))
-            shapes.extend(Shape(stamp.char, _points(hole), "polygon", {**flags, "hole": True},
-                                group) for hole in polygon.holes)
+        flags = {name: True for name, on in (("partial", stamp.partial), ("poor", stamp.poor))
+                 if on}
+        shapes.extend(shapes_of_stamp(stamp.char, stamp.polygons, flags, number))
     return tuple(shapes)
-
-
-def _points(ring: np.ndarray) -> tuple[tuple[float, float], ...]:
-    return tuple((round(float(x), 2), round(float(y), 2)) for x, y in ring)
 
 
 _WORKER_GLYPHS: GlyphSet | None = None

@@ -136,6 +136,13 @@ class StampRenderer:
             raise ValueError(f"checkpoints of one renderer must share a size, got {sizes}")
         self.size = sizes.pop()
 
+    def __call__(self, masks: np.ndarray, patches: np.ndarray, rng: np.random.Generator
+                 ) -> np.ndarray:
+        """The synthesis renderer protocol: stamps for ``masks``; the face ``patches`` are
+        not needed (the generator paints its own surface around the stamp)."""
+        del patches
+        return self.render(masks, seed=int(rng.integers(2**31)))[0]
+
     @torch.no_grad()
     def render(self, masks: np.ndarray, seed: int = 0, stochastic: bool = False,
                batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
