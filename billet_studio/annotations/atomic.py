@@ -10,8 +10,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from billet_studio.annotations.errors import SaveError
 
@@ -26,14 +27,17 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping the old file's permissions."""
+@contextlib.contextmanager
+def atomic_stream(path: Path | str, text: bool = False) -> Iterator[IO[Any]]:
+    """A stream whose contents replace ``path`` atomically when the block ends without an
+    error (for files too large to build in memory); on an error the old file stays."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
+        with (os.fdopen(fd, "w", encoding="utf-8") if text else os.fdopen(fd, "wb")
+              ) as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         # mkstemp creates the file private (0600); give it the old file's mode, or the
@@ -51,6 +55,12 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
             os.unlink(temp_name)
         raise
     _fsync_directory(path.parent)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, keeping the old file's permissions."""
+    with atomic_stream(path) as stream:
+        stream.write(data)
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:

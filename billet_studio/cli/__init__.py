@@ -26,7 +26,7 @@ from billet_studio.cli.project_commands import (
     cmd_masks,
     cmd_split,
 )
-from billet_studio.cli.synth_commands import add_synth_commands
+from billet_studio.cli.synth_commands import add_dataset_commands, add_synth_commands
 
 
 def package_version() -> str:
@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                   "list a run's checkpoints, losses and quality scores", gan)
     command.add_argument("run", help="the run folder")
     add_synth_commands(add, group)
+    add_dataset_commands(add, group)
     add_evaluate_commands(add, group)
     command = add("gui", cmd_gui, "open the studio")
     command.add_argument("project", nargs="?")

@@ -1,8 +1,10 @@
-"""Commands that make synthetic billets: synth preview."""
+"""Commands that make synthetic billets and datasets: synth preview, dataset build/merge."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,43 @@ def add_synth_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--seed", type=int, default=0)
 
 
+def add_dataset_commands(add: Callable[..., argparse.ArgumentParser],
+                         group: Callable[[str, str], Any]) -> None:
+    dataset = group("dataset", "real + synthetic training datasets (COCO)")
+    command = add("build", cmd_dataset_build,
+                  "build a dataset of real and synthetic images in chosen fractions "
+                  "(resumable; Ctrl-C or a STOP file in the dataset folder stops it)", dataset)
+    command.add_argument("project")
+    command.add_argument("--out", required=True,
+                         help="dataset name (under PROJECT/datasets/) or a folder path")
+    command.add_argument("-n", "--images", type=int, default=2540)
+    command.add_argument("--synthetic", type=float, default=0.0,
+                         help="fraction of synthetic images (0-1)")
+    command.add_argument("--preset", choices=("paper-table1",),
+                         help="the paper's six datasets (Table 1), named under --out")
+    command.add_argument("--scale", type=float, default=1.0,
+                         help="with --preset: multiply every image count")
+    command.add_argument("--val", type=float, default=0.25, help="validation fraction")
+    command.add_argument("--format", choices=("png", "jpg"), default="png")
+    command.add_argument("--quality", type=int, default=95, help="JPEG quality")
+    command.add_argument("--shard", default="0/1",
+                         help="i/n: build only synthetic images with index mod n == i")
+    command.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    add_renderer_arguments(command)
+    command.add_argument("--size", type=int, default=1024, help="output side in pixels")
+    command.add_argument("--characters", type=int, default=10,
+                         help="characters per synthetic image (0: the whole ID)")
+    command.add_argument("--partial", type=float, default=0.5)
+    command.add_argument("--poor", type=float, default=0.0)
+    command.add_argument("--poisson", action="store_true")
+    command.add_argument("--inpaint-training", action="store_true")
+    command.add_argument("--seed", type=int, default=0)
+    command = add("merge", cmd_dataset_merge,
+                  "write train.json/val.json once every shard of a dataset is built", dataset)
+    command.add_argument("project")
+    command.add_argument("--out", required=True, help="the dataset name or folder")
+
+
 def add_renderer_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--renderer", choices=("classical", "gan"), default="classical",
                          help="classical shading (no GAN needed) or a pix2pix generator")
@@ -47,16 +86,32 @@ def add_renderer_arguments(command: argparse.ArgumentParser) -> None:
                                            "latest checkpoint")
 
 
-def make_renderer(args: argparse.Namespace) -> tuple[Any, int]:
-    """(renderer callable, the square size it renders at) from the renderer options."""
+def gan_renderer(checkpoints: list[tuple[Path, float]]) -> Any:
+    """A pix2pix renderer for one worker process (one CPU thread each)."""
+    import torch
+
+    from billet_studio.gan.render import StampRenderer
+
+    if not torch.cuda.is_available():
+        torch.set_num_threads(1)
+    return StampRenderer(checkpoints)
+
+
+def renderer_factory(args: argparse.Namespace) -> tuple[Any, str]:
+    """(a picklable factory of the renderer, its description for the manifest)."""
     if args.renderer == "classical":
         if args.checkpoint or args.gan_run:
             raise ValueError("--checkpoint and --gan-run need --renderer gan")
         from billet_studio.synthesis import ClassicalRenderer
 
-        return ClassicalRenderer(), 128
+        return ClassicalRenderer, "classical"
+    checkpoints = _gan_checkpoints(args)
+    described = ", ".join(f"{path} x{weight:g}" for path, weight in checkpoints)
+    return functools.partial(gan_renderer, checkpoints), f"gan: {described}"
+
+
+def _gan_checkpoints(args: argparse.Namespace) -> list[tuple[Path, float]]:
     from billet_studio.cli.gan_commands import _checkpoint_path
-    from billet_studio.gan.render import StampRenderer
 
     texts = list(args.checkpoint or [])
     if args.gan_run:
@@ -71,8 +126,20 @@ def make_renderer(args: argparse.Namespace) -> tuple[Any, int]:
     if len(weights) != len(texts):
         raise ValueError(f"{len(texts)} checkpoints but {len(weights)} --weight; give one "
                          "weight per checkpoint or none")
-    renderer = StampRenderer([(_checkpoint_path(t), w)
-                              for t, w in zip(texts, weights, strict=True)])
+    return [(_checkpoint_path(t).resolve(), w) for t, w in zip(texts, weights, strict=True)]
+
+
+def make_renderer(args: argparse.Namespace) -> tuple[Any, int]:
+    """(renderer callable, the square size it renders at) from the renderer options."""
+    if args.renderer == "classical":
+        if args.checkpoint or args.gan_run:
+            raise ValueError("--checkpoint and --gan-run need --renderer gan")
+        from billet_studio.synthesis import ClassicalRenderer
+
+        return ClassicalRenderer(), 128
+    from billet_studio.gan.render import StampRenderer
+
+    renderer = StampRenderer(_gan_checkpoints(args))
     return renderer, renderer.size
 
 
@@ -107,4 +174,61 @@ def cmd_synth_preview(args: argparse.Namespace) -> int:
         print(warning)
     print(f"wrote {args.count} synthetic billets with LabelMe sidecars to {out}; "
           f"labels drawn on {out / CONTACT_SHEET}")
+    return 0
+
+
+def _dataset_folder(project: Any, text: str) -> Path:
+    return Path(text) if ("/" in text or os.sep in text) else project.root / "datasets" / text
+
+
+def cmd_dataset_build(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from billet_studio.cli.gan_commands import first_interrupt_cancels
+    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
+    from billet_studio.synthesis.dataset_build import Shard, build_dataset
+    from billet_studio.synthesis.dataset_plan import DatasetConfig, paper_table1
+
+    project = open_project(args.project)
+    factory, described = renderer_factory(args)
+    base = DatasetConfig(images=args.images, synthetic=args.synthetic,
+                         val_fraction=args.val, seed=args.seed, image_format=args.format,
+                         jpeg_quality=args.quality, inpaint_training=args.inpaint_training,
+                         composite=composite_config(args))
+    shard = Shard.parse(args.shard)
+    root = _dataset_folder(project, args.out)
+    if args.preset:
+        jobs = [(root / name, replace(base, images=images, synthetic=synthetic))
+                for name, images, synthetic in paper_table1(args.scale)]
+    else:
+        jobs = [(root, base)]
+    for folder, config in jobs:
+        cancel = CancelToken(folder / STOP_REQUEST_NAME)
+        bar = ProgressBar(folder.name)
+        warnings = []
+        try:
+            with first_interrupt_cancels(cancel):
+                for progress in build_dataset(project, folder, config, factory, described,
+                                              shard, args.workers, cancel):
+                    if progress.message.startswith("warning: "):
+                        warnings.append(progress.message)
+                    bar.update(progress.step, progress.total, progress.message)
+        finally:
+            bar.close()
+        for warning in warnings:
+            print(warning)
+        made = "built" if shard.count == 1 else f"built shard {shard.index}/{shard.count} of"
+        print(f"{made} {folder}: {config.real_count} real and {config.synthetic_count} "
+              f"synthetic images ({config.val_fraction:.0%} held out for validation)")
+    return 0
+
+
+def cmd_dataset_merge(args: argparse.Namespace) -> int:
+    from billet_studio.cli.progress import run_job
+    from billet_studio.synthesis.dataset_build import merge_dataset
+
+    project = open_project(args.project)
+    folder = _dataset_folder(project, args.out)
+    run_job("merge", merge_dataset(project, folder))
+    print(f"wrote {folder / 'train.json'}, val.json and manifest.json")
     return 0

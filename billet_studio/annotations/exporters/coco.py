@@ -74,7 +74,7 @@ def coco_document(
                 "id": len(annotations) + 1,
                 "image_id": image_id,
                 "category_id": category_ids[stamp.label],
-                **_geometry(stamp, record.height, record.width),
+                **stamp_geometry(stamp, record.height, record.width),
                 "iscrowd": 0,
                 "attributes": {"partial": stamp.partial, "poor": stamp.poor},
             })
@@ -90,7 +90,8 @@ def coco_document(
     }
 
 
-def _geometry(stamp: Stamp, height: int, width: int) -> dict[str, Any]:
+def stamp_geometry(stamp: Stamp, height: int, width: int) -> dict[str, Any]:
+    """COCO ``bbox``, ``area`` and ``segmentation`` of a stamp (RLE when it has holes)."""
     box = stamp.box
     segmentation: list[list[float]] | dict[str, Any]
     if any(p.holes for p in stamp.polygons):

@@ -1,0 +1,53 @@
+"""Dataset export of synthetic 1024x1024 PNG billets with 2 spawned workers (classical
+renderer): images/s and peak memory at N=200 and N=2000 (memory must stay flat).
+
+Goal (synthesis issue): >= 15 images/s on 2 cores; peak memory flat as N grows.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.table import print_table
+from billet_studio.annotations import Project
+from billet_studio.demo import DemoConfig, build_demo_project
+from billet_studio.synthesis import ClassicalRenderer
+from billet_studio.synthesis.dataset_build import Shard, build_dataset
+from billet_studio.synthesis.dataset_plan import DatasetConfig
+
+SIZES = (200, 2000)
+
+
+def peak_mib() -> tuple[float, float]:
+    """(this process, the largest child) peak resident memory in MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def run() -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "demo"
+        for _ in build_demo_project(root, DemoConfig(billets=8, test=4, surfaces=8,
+                                                     size=1024)):
+            pass
+        project = Project.open(root)
+        for count in SIZES:
+            out = root / "datasets" / f"n{count}"
+            config = DatasetConfig(images=count, synthetic=1.0)
+            start = time.perf_counter()
+            for _ in build_dataset(project, out, config, ClassicalRenderer, "classical",
+                                   Shard(), workers=2):
+                pass
+            seconds = time.perf_counter() - start
+            own, child = peak_mib()
+            rows.append([f"{count:,}", f"{seconds:.1f}", f"{count / seconds:.1f}",
+                         f"{own:.0f}", f"{child:.0f}"])
+            shutil.rmtree(out)
+    print_table(["synthetic images", "seconds", "images/s (2 workers)",
+                 "peak MiB, main (so far)", "peak MiB, a worker (so far)"], rows)
