@@ -166,11 +166,12 @@ def test_synth_preview_cli_writes_billets_sidecars_and_a_contact_sheet(tmp_path,
                  "--size", "256", "--characters", "7", "--inpaint-training"])
     assert code == 0, capsys.readouterr().err
     assert (out / "contact_sheet.png").is_file()
-    record = read_labelme(out / "synthetic_0001.json", out / "synthetic_0001.png")
+    record = read_labelme(out / "images" / "synthetic_0001.json",
+                          out / "images" / "synthetic_0001.png")
     assert record.width == 256 and record.billet.extra["synthetic"] is True
     assert record.stamps and all(s.label.isalnum() for s in record.stamps)
     assert all(shape.flags.get("synthetic") for shape in record.shapes)
-    document = json.loads((out / "synthetic_0001.json").read_text())
+    document = json.loads((out / "images" / "synthetic_0001.json").read_text())
     assert document["imagePath"] == "synthetic_0001.png"
 
 

@@ -111,7 +111,7 @@ def preview_synthesis(project: Project, out: Path, renderer: Renderer, render_si
         text = billet_text(generator.generate(rng), config.composite.characters)
         billet = compose_billet(face, glyphs, text, renderer, render_size, rng,
                                 config.composite, region)
-        path = out / f"synthetic_{index:04d}.png"
+        path = out / "images" / f"synthetic_{index:04d}.png"
         write_png(path, billet.image)
         write_labelme(synthetic_record(billet, path, surface.site))
         thumbnails.append(draw_labels(billet, config.thumbnail))
