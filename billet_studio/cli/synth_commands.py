@@ -58,7 +58,8 @@ def add_dataset_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--quality", type=int, default=95, help="JPEG quality")
     command.add_argument("--shard", default="0/1",
                          help="i/n: build only synthetic images with index mod n == i")
-    command.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    command.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                         help="processes making synthetic images (default: every core)")
     add_renderer_arguments(command)
     command.add_argument("--size", type=int, default=1024, help="output side in pixels")
     command.add_argument("--characters", type=int, default=10,

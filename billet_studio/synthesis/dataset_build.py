@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -204,6 +203,3 @@ def merge_dataset(project: Project, out: Path | str) -> Iterator[Progress]:
     made (by one build or by all shards)."""
     yield from write_dataset_coco(project, Path(out), SUPERCATEGORY, __version__)
 
-
-def worker_count() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
