@@ -48,8 +48,10 @@ class SplitPlan:
     warnings: tuple[str, ...]
 
 
-def _rank(seed: int, record: ImageRecord, root: Path) -> str:
-    key = f"{seed}:{record.image_path.relative_to(root).as_posix()}"
+def seeded_rank(seed: int, record: ImageRecord, root: Path, purpose: str = "") -> str:
+    """A stable pseudo-random sort key of an image: a hash of seed and relative path
+    (``purpose`` keeps orders for different uses independent)."""
+    key = f"{purpose}{seed}:{record.image_path.relative_to(root).as_posix()}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
@@ -89,7 +91,7 @@ def plan_test_split(
     for record in existing:
         chosen[stratum(record)].append(record)
     candidates = {s: sorted((r for r in pool if stratum(r) == s and r not in existing),
-                            key=lambda r: _rank(seed, r, root)) for s in strata}
+                            key=lambda r: seeded_rank(seed, r, root)) for s in strata}
     warnings: list[str] = []
     needs = {s: max(0, wanted[s] - len(chosen[s])) for s in strata}
     surplus = sum(max(0, len(chosen[s]) - wanted[s]) for s in strata)
@@ -114,7 +116,7 @@ def plan_test_split(
     short = n_test - sum(len(c) for c in chosen.values())
     if short > 0:
         spare = sorted((r for s in strata for r in candidates[s]),
-                       key=lambda r: _rank(seed, r, root))
+                       key=lambda r: seeded_rank(seed, r, root))
         for record in spare[:short]:
             chosen[stratum(record)].append(record)
         if len(spare) < short:

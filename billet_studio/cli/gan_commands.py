@@ -150,7 +150,17 @@ def cmd_gan_checkpoints(args: argparse.Namespace) -> int:
     return 0
 
 
-def _checkpoint_path(text: str) -> Path:
+def checkpoint_pool(texts: list[str], weights: list[float] | None
+                    ) -> list[tuple[Path, float]]:
+    """(checkpoint file, weight) pairs from repeated --checkpoint/--weight options."""
+    weights = weights or [1.0] * len(texts)
+    if len(weights) != len(texts):
+        raise ValueError(f"{len(texts)} --checkpoint but {len(weights)} --weight; "
+                         "give one weight per checkpoint or none")
+    return [(checkpoint_path(t), w) for t, w in zip(texts, weights, strict=True)]
+
+
+def checkpoint_path(text: str) -> Path:
     """A checkpoint file, or ``bundled`` for the generator that ships in models/."""
     if text != "bundled":
         return Path(text)
@@ -171,12 +181,8 @@ def cmd_gan_render(args: argparse.Namespace) -> int:
     from billet_studio.annotations.output_folder import staged_output
     from billet_studio.gan.render import StampRenderer
 
-    weights = args.weight or [1.0] * len(args.checkpoint)
-    if len(weights) != len(args.checkpoint):
-        raise ValueError(f"{len(args.checkpoint)} --checkpoint but {len(weights)} --weight; "
-                         "give one weight per checkpoint or none")
-    checkpoints = [_checkpoint_path(text) for text in args.checkpoint]
-    renderer = StampRenderer(list(zip(checkpoints, weights, strict=True)))
+    pool = checkpoint_pool(args.checkpoint, args.weight)
+    renderer = StampRenderer(pool)
     mask_dir = Path(args.masks)
     paths = sorted(p for p in mask_dir.glob("*.png")) if mask_dir.is_dir() else []
     if not paths:
@@ -196,8 +202,7 @@ def cmd_gan_render(args: argparse.Namespace) -> int:
         for path, stamp, size in zip(paths, stamps, sizes, strict=True):
             write_png(stage / path.name, cv2.resize(stamp, size, interpolation=cv2.INTER_LINEAR))
         atomic_write_json(stage / "manifest.json", {
-            "checkpoints": [{"path": str(p), "weight": w}
-                            for p, w in zip(checkpoints, weights, strict=True)],
+            "checkpoints": [{"path": str(p), "weight": w} for p, w in pool],
             "seed": args.seed, "stochastic": args.stochastic,
             "stamps": {p.name: int(c) for p, c in zip(paths, chosen, strict=True)},
         })

@@ -23,18 +23,7 @@ def add_synth_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--out", required=True, help="folder for the preview")
     command.add_argument("-n", "--count", type=int, default=16)
     add_renderer_arguments(command)
-    command.add_argument("--size", type=int, default=1024, help="output side in pixels")
-    command.add_argument("--characters", type=int, default=10,
-                         help="characters per image (the paper: 10; 0 for the whole ID)")
-    command.add_argument("--partial", type=float, default=0.5,
-                         help="share of billets with partially visible digits")
-    command.add_argument("--poor", type=float, default=0.0,
-                         help="share of billets with poorly stamped digits")
-    command.add_argument("--poisson", action="store_true",
-                         help="Poisson blending (cv2.seamlessClone) instead of alpha")
-    command.add_argument("--inpaint-training", action="store_true",
-                         help="also use training photos with their stamps inpainted away")
-    command.add_argument("--seed", type=int, default=0)
+    add_composite_arguments(command)
 
 
 def add_dataset_commands(add: Callable[..., argparse.ArgumentParser],
@@ -61,18 +50,27 @@ def add_dataset_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                          help="processes making synthetic images (default: every core)")
     add_renderer_arguments(command)
-    command.add_argument("--size", type=int, default=1024, help="output side in pixels")
-    command.add_argument("--characters", type=int, default=10,
-                         help="characters per synthetic image (0: the whole ID)")
-    command.add_argument("--partial", type=float, default=0.5)
-    command.add_argument("--poor", type=float, default=0.0)
-    command.add_argument("--poisson", action="store_true")
-    command.add_argument("--inpaint-training", action="store_true")
-    command.add_argument("--seed", type=int, default=0)
+    add_composite_arguments(command)
     command = add("merge", cmd_dataset_merge,
                   "write train.json/val.json once every shard of a dataset is built", dataset)
     command.add_argument("project")
     command.add_argument("--out", required=True, help="the dataset name or folder")
+
+
+def add_composite_arguments(command: argparse.ArgumentParser) -> None:
+    """How synthetic billets look: the options `synth preview` and `dataset build` share."""
+    command.add_argument("--size", type=int, default=1024, help="output side in pixels")
+    command.add_argument("--characters", type=int, default=10,
+                         help="characters per image (the paper: 10; 0 for the whole ID)")
+    command.add_argument("--partial", type=float, default=0.5,
+                         help="share of billets with partially visible digits")
+    command.add_argument("--poor", type=float, default=0.0,
+                         help="share of billets with poorly stamped digits")
+    command.add_argument("--poisson", action="store_true",
+                         help="Poisson blending (cv2.seamlessClone) instead of alpha")
+    command.add_argument("--inpaint-training", action="store_true",
+                         help="also use training photos with their stamps inpainted away")
+    command.add_argument("--seed", type=int, default=0)
 
 
 def add_renderer_arguments(command: argparse.ArgumentParser) -> None:
@@ -87,18 +85,19 @@ def add_renderer_arguments(command: argparse.ArgumentParser) -> None:
                                            "latest checkpoint")
 
 
-def gan_renderer(checkpoints: list[tuple[Path, float]]) -> Any:
-    """A pix2pix renderer for one worker process (one CPU thread each)."""
+def gan_renderer(checkpoints: list[tuple[Path, float]], threads: int | None = None) -> Any:
+    """A pix2pix renderer; ``threads`` caps torch's CPU threads (one per worker process)."""
     import torch
 
     from billet_studio.gan.render import StampRenderer
 
-    if not torch.cuda.is_available():
-        torch.set_num_threads(1)
+    if threads is not None and not torch.cuda.is_available():
+        torch.set_num_threads(threads)
     return StampRenderer(checkpoints)
 
 
-def renderer_factory(args: argparse.Namespace) -> tuple[Any, str]:
+def renderer_factory(args: argparse.Namespace, threads: int | None = None
+                     ) -> tuple[Callable[[], Any], str]:
     """(a picklable factory of the renderer, its description for the manifest)."""
     if args.renderer == "classical":
         if args.checkpoint or args.gan_run:
@@ -106,13 +105,7 @@ def renderer_factory(args: argparse.Namespace) -> tuple[Any, str]:
         from billet_studio.synthesis import ClassicalRenderer
 
         return ClassicalRenderer, "classical"
-    checkpoints = _gan_checkpoints(args)
-    described = ", ".join(f"{path} x{weight:g}" for path, weight in checkpoints)
-    return functools.partial(gan_renderer, checkpoints), f"gan: {described}"
-
-
-def _gan_checkpoints(args: argparse.Namespace) -> list[tuple[Path, float]]:
-    from billet_studio.cli.gan_commands import _checkpoint_path
+    from billet_studio.cli.gan_commands import checkpoint_pool
 
     texts = list(args.checkpoint or [])
     if args.gan_run:
@@ -122,26 +115,25 @@ def _gan_checkpoints(args: argparse.Namespace) -> list[tuple[Path, float]]:
         if latest is None:
             raise ValueError(f"{args.gan_run} has no checkpoint yet")
         texts.append(str(latest.weights))
-    texts = texts or ["bundled"]
-    weights = args.weight or [1.0] * len(texts)
-    if len(weights) != len(texts):
-        raise ValueError(f"{len(texts)} checkpoints but {len(weights)} --weight; give one "
-                         "weight per checkpoint or none")
-    return [(_checkpoint_path(t).resolve(), w) for t, w in zip(texts, weights, strict=True)]
+    pool = [(path.resolve(), weight)
+            for path, weight in checkpoint_pool(texts or ["bundled"], args.weight)]
+    described = ", ".join(f"{path} x{weight:g}" for path, weight in pool)
+    return functools.partial(gan_renderer, pool, threads), f"gan: {described}"
 
 
-def make_renderer(args: argparse.Namespace) -> tuple[Any, int]:
-    """(renderer callable, the square size it renders at) from the renderer options."""
-    if args.renderer == "classical":
-        if args.checkpoint or args.gan_run:
-            raise ValueError("--checkpoint and --gan-run need --renderer gan")
-        from billet_studio.synthesis import ClassicalRenderer
-
-        return ClassicalRenderer(), 128
-    from billet_studio.gan.render import StampRenderer
-
-    renderer = StampRenderer(_gan_checkpoints(args))
-    return renderer, renderer.size
+def _run_printing_warnings(label: str, job: Any) -> None:
+    """Drive a job with a progress bar; its "warning: ..." reports are printed after."""
+    bar = ProgressBar(label)
+    warnings = []
+    try:
+        for progress in job:
+            if progress.message.startswith("warning: "):
+                warnings.append(progress.message)
+            bar.update(progress.step, progress.total, progress.message)
+    finally:
+        bar.close()
+    for warning in warnings:
+        print(warning)
 
 
 def composite_config(args: argparse.Namespace) -> Any:
@@ -157,22 +149,12 @@ def cmd_synth_preview(args: argparse.Namespace) -> int:
     from billet_studio.synthesis.preview import CONTACT_SHEET, PreviewConfig, preview_synthesis
 
     project = open_project(args.project)
-    renderer, render_size = make_renderer(args)
+    factory, _ = renderer_factory(args)
     config = PreviewConfig(count=args.count, seed=args.seed,
                            composite=composite_config(args),
                            inpaint_training=args.inpaint_training)
     out = Path(args.out)
-    bar = ProgressBar("synth")
-    warnings = []
-    try:
-        for progress in preview_synthesis(project, out, renderer, render_size, config):
-            if progress.message.startswith("warning: "):
-                warnings.append(progress.message)
-            bar.update(progress.step, progress.total, progress.message)
-    finally:
-        bar.close()
-    for warning in warnings:
-        print(warning)
+    _run_printing_warnings("synth", preview_synthesis(project, out, factory(), config))
     print(f"wrote {args.count} synthetic billets with LabelMe sidecars to {out}; "
           f"labels drawn on {out / CONTACT_SHEET}")
     return 0
@@ -191,7 +173,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
     from billet_studio.synthesis.dataset_plan import DatasetConfig, paper_table1
 
     project = open_project(args.project)
-    factory, described = renderer_factory(args)
+    factory, described = renderer_factory(args, threads=1)  # one thread per worker
     base = DatasetConfig(images=args.images, synthetic=args.synthetic,
                          val_fraction=args.val, seed=args.seed, image_format=args.format,
                          jpeg_quality=args.quality, inpaint_training=args.inpaint_training,
@@ -205,19 +187,9 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         jobs = [(root, base)]
     for folder, config in jobs:
         cancel = CancelToken(folder / STOP_REQUEST_NAME)
-        bar = ProgressBar(folder.name)
-        warnings = []
-        try:
-            with first_interrupt_cancels(cancel):
-                for progress in build_dataset(project, folder, config, factory, described,
-                                              shard, args.workers, cancel):
-                    if progress.message.startswith("warning: "):
-                        warnings.append(progress.message)
-                    bar.update(progress.step, progress.total, progress.message)
-        finally:
-            bar.close()
-        for warning in warnings:
-            print(warning)
+        with first_interrupt_cancels(cancel):
+            _run_printing_warnings(folder.name, build_dataset(
+                project, folder, config, factory, described, shard, args.workers, cancel))
         made = "built" if shard.count == 1 else f"built shard {shard.index}/{shard.count} of"
         print(f"{made} {folder}: {config.real_count} real and {config.synthetic_count} "
               f"synthetic images ({config.val_fraction:.0%} held out for validation)")

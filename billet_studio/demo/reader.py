@@ -50,6 +50,7 @@ def simulate_detections(truth: dict[str, Any], config: SimulatedReaderConfig
     names = [c["name"] for c in categories]
     index = {name: i for i, name in enumerate(names)}
     ids = [c["id"] for c in categories]
+    class_of = {c["id"]: number for number, c in enumerate(categories)}
     sizes = {image["id"]: (image["width"], image["height"]) for image in truth["images"]}
     detections: list[dict[str, Any]] = []
 
@@ -70,7 +71,7 @@ def simulate_detections(truth: dict[str, Any], config: SimulatedReaderConfig
         jitter = rng.normal(0, 0.04 + 0.03 * quality, 4) * [w, h, w, h]
         box = np.array([x, y, w, h]) + jitter
         box[2:] = np.maximum(box[2:], 1.0)
-        label = index[next(c["name"] for c in categories if c["id"] == ann["category_id"])]
+        label = class_of[ann["category_id"]]
         if rng.random() < config.misread[quality]:
             options = LOOKALIKES.get(names[label]) or "".join(names)
             options = [index[c] for c in options if c in index and index[c] != label]
@@ -101,7 +102,7 @@ def write_simulated_detections(truth_path: Path, out: Path,
         detections = simulate_detections(truth, config)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise AnnotationError(truth_path, f"cannot be read as COCO JSON ({error})") from None
-    except (KeyError, TypeError, StopIteration) as error:
+    except (KeyError, TypeError) as error:
         raise AnnotationError(truth_path, f"is not a COCO instances file ({error!r})"
                               ) from None
     atomic_write_json(out, detections)

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from billet_studio.evaluation.id_decoding import DecodeConfig, IdRead, read_slots
+from billet_studio.evaluation.id_decoding import (
+    DecodeConfig,
+    IdRead,
+    read_slots,
+    slot_log_scores,
+)
 from billet_studio.evaluation.inputs import ImagePredictions, TruthImage
 from billet_studio.evaluation.matching import MatchConfig, MatchResult, match_detections
 from billet_studio.evaluation.slots import SlotConfig, Slots, group_slots
@@ -217,11 +222,7 @@ def read_all(slots: Sequence[tuple[Slots, np.ndarray]], automaton: IdAutomaton,
     flat = Flat.from_counts([len(s) for s, _ in slots])
     scores = (np.concatenate([s.scores for s, _ in slots]) if n
               else np.zeros((0, len(alphabet))))
-    emit = np.log(np.clip(scores, config.floor, 1.0))
-    best = np.argmax(emit, axis=1) if len(emit) else np.zeros(0, dtype=np.int64)
-    best_emit = emit[np.arange(len(emit)), best]
-    skip = np.log(np.clip(1.0 - scores.max(axis=1, initial=0.0), config.floor, 1.0))
-    skip -= config.skip_penalty
+    _, best, best_emit, skip = slot_log_scores(scores, len(alphabet), config)
     weak = np.bincount(flat.owner[best_emit < skip], minlength=n) > 0
     # Run every raw read through the automaton at once; past its end a read stays put.
     table, accepting = automaton.padded

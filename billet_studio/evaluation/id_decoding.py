@@ -61,6 +61,18 @@ class IdRead:
     needs_review: bool = False
 
 
+def slot_log_scores(slot_scores: np.ndarray, n_classes: int, config: DecodeConfig
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(log score per slot and class, best class, its log score, the log score of
+    skipping the slot) for slots given as score vectors (N, classes)."""
+    scores = np.asarray(slot_scores, dtype=np.float64).reshape(-1, n_classes)
+    emit = np.log(np.clip(scores, config.floor, 1.0))
+    best = np.argmax(emit, axis=1) if len(emit) else np.zeros(0, dtype=np.int64)
+    best_emit = emit[np.arange(len(emit)), best]
+    skip = np.log(np.clip(1.0 - scores.max(axis=1, initial=0.0), config.floor, 1.0))
+    return emit, best, best_emit, skip - config.skip_penalty
+
+
 def read_slots(slot_scores: np.ndarray, automaton: IdAutomaton,
                config: DecodeConfig = DecodeConfig(), gaps: np.ndarray | None = None
                ) -> IdRead:
@@ -70,12 +82,7 @@ def read_slots(slot_scores: np.ndarray, automaton: IdAutomaton,
     the last); by default anywhere. :meth:`Slots.gaps` finds them from the layout.
     """
     alphabet = automaton.alphabet
-    scores = np.asarray(slot_scores, dtype=np.float64).reshape(-1, len(alphabet))
-    emit = np.log(np.clip(scores, config.floor, 1.0))
-    best = np.argmax(emit, axis=1) if len(emit) else np.zeros(0, dtype=np.int64)
-    best_emit = emit[np.arange(len(emit)), best]
-    skip = np.log(np.clip(1.0 - scores.max(axis=1, initial=0.0), config.floor, 1.0))
-    skip -= config.skip_penalty
+    emit, best, best_emit, skip = slot_log_scores(slot_scores, len(alphabet), config)
     raw = "".join(alphabet[c] for c in best)
     raw_score = float(best_emit.sum())
     # Every path scores at most the raw one (each slot emits at most its best score and

@@ -46,6 +46,10 @@ class IdAutomaton:
         return int(self.transitions.shape[0])
 
     @cached_property
+    def class_index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.alphabet)}
+
+    @cached_property
     def padded(self) -> tuple[np.ndarray, np.ndarray]:
         """(transitions, accepting) with an absorbing dead state as the last state, for
         running many strings at once with plain indexing."""
@@ -88,7 +92,7 @@ class IdAutomaton:
 
     def accepts(self, text: str | Sequence[str]) -> bool:
         """Whether the sequence of class names ``text`` is a whole ID of this automaton."""
-        index = {name: i for i, name in enumerate(self.alphabet)}
+        index = self.class_index
         state = self.start
         for char in text:
             code = index.get(char)

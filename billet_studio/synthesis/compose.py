@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -29,8 +30,15 @@ from billet_studio.glyphs.templates import GlyphSet
 from billet_studio.glyphs.variation import StampVariation, vary_glyph
 from billet_studio.synthesis.warp import FaceWarp, random_face_warp, warp_face
 
-#: A renderer: (masks (N, S, S) uint8, face patches (N, S, S, 3) uint8, rng) -> (N, S, S, 3).
-Renderer = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
+
+class Renderer(Protocol):
+    """Renders stamps in ``size`` x ``size`` windows: (masks (N, S, S) uint8, face patches
+    (N, S, S, 3) uint8, rng) -> (N, S, S, 3) uint8."""
+
+    size: int
+
+    def __call__(self, masks: np.ndarray, patches: np.ndarray, rng: np.random.Generator
+                 ) -> np.ndarray: ...
 VISIBILITY_CLASSES = ("well", "poor", "partial")
 
 
@@ -191,7 +199,9 @@ def _poisson(face: np.ndarray, warped: np.ndarray, mask: np.ndarray,
     face[:] = blended[pad:pad + face.shape[0], pad:pad + face.shape[1]]
 
 
-def compose_billet(face: np.ndarray, glyphs: GlyphSet, text: str, renderer: Renderer,
+def compose_billet(face: np.ndarray, glyphs: GlyphSet, text: str,
+                   renderer: Callable[[np.ndarray, np.ndarray, np.random.Generator],
+                                      np.ndarray],
                    render_size: int, rng: np.random.Generator,
                    config: CompositeConfig = CompositeConfig(),
                    region: Box | None = None) -> SyntheticBillet:

@@ -100,7 +100,7 @@ def _init_worker(root: str, config: DatasetConfig, factory: Callable[[], Rendere
     renderer = factory()
     _WORKER.update(
         project=project, config=config, out=Path(out), renderer=renderer,
-        render_size=int(getattr(renderer, "size", 128)),
+        render_size=int(renderer.size),
         glyphs=project_glyph_set(project.root),
         generator=IdGenerator(project.config.id_format),
         bank=SurfaceBank(find_surfaces(project, config.inpaint_training),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,45 +75,36 @@ def write_dataset_coco(project: Project, out: Path, supercategory: str, version:
                        ) -> Iterator[Progress]:
     """Job: ``train.json``, ``val.json`` and ``manifest.json`` of a fully built dataset.
 
-    The COCO files are streamed (one image's labels in memory at a time), so merging a
-    dataset of any size takes the same memory.
+    One pass over the images: each image's entry goes straight to its COCO file and its
+    annotations to a spooled temporary file appended at the end, so merging a dataset of
+    any size takes the same memory and reads every label once.
     """
     plan = read_plan(out)
     classes = plan["classes"]
     category = {name: index + 1 for index, name in enumerate(classes)}
     image_format = plan["config"]["image_format"]
-    entries = [("real", relative, split) for relative, split in plan["real"]]
-    entries += [("synthetic", index, split) for index, split in plan["synthetic"]]
-    warnings: list[str] = []
-    counts = {split: {"images": 0, "synthetic": 0} for split in SPLITS}
-
-    def read(kind: str, key: Any, sink: list[str]
-             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        if kind == "real":
-            return _real_entry(project, out, key, sink)
-        return _synthetic_entry(out, key, image_format)
-
     categories = [{"id": category[name], "name": name, "supercategory": supercategory}
                   for name in classes]
+    warnings: list[str] = []
+    counts = {split: {"images": 0, "synthetic": 0} for split in SPLITS}
+    entries = [("real", relative, split) for relative, split in plan["real"]]
+    entries += [("synthetic", index, split) for index, split in plan["synthetic"]]
     done = 0
     for split in SPLITS:
         mine = [(kind, key) for kind, key, s in entries if s == split]
-        with atomic_stream(out / f"{split}.json", text=True) as stream:
+        annotation_id = 0
+        with atomic_stream(out / f"{split}.json", text=True) as stream, \
+                tempfile.SpooledTemporaryFile(4 << 20, mode="w+", encoding="utf-8") as spool:
             info = {"description": f"Billet Studio dataset ({split})"}
             stream.write(f'{{"info": {json.dumps(info)},\n"images": [')
             for image_id, (kind, key) in enumerate(mine, start=1):
-                image, _ = read(kind, key, warnings)
+                image, annotations = (_real_entry(project, out, key, warnings)
+                                      if kind == "real"
+                                      else _synthetic_entry(out, key, image_format))
                 stream.write(("\n" if image_id == 1 else ",\n")
                              + json.dumps({"id": image_id, **image}))
                 counts[split]["images"] += 1
                 counts[split]["synthetic"] += bool(image["billet"]["synthetic"])
-                done += 1
-                if done % 200 == 0:
-                    yield Progress(done, 2 * len(entries), "writing COCO files")
-            stream.write('\n],\n"annotations": [')
-            annotation_id = 0
-            for image_id, (kind, key) in enumerate(mine, start=1):
-                image, annotations = read(kind, key, [])  # warned in the first pass
                 for annotation in annotations:
                     label = annotation["label"]
                     if label not in category:
@@ -120,12 +113,15 @@ def write_dataset_coco(project: Project, out: Path, supercategory: str, version:
                         continue
                     annotation_id += 1
                     rest = {k: v for k, v in annotation.items() if k != "label"}
-                    stream.write(("\n" if annotation_id == 1 else ",\n") + json.dumps({
+                    spool.write(("\n" if annotation_id == 1 else ",\n") + json.dumps({
                         "id": annotation_id, "image_id": image_id,
                         "category_id": category[label], **rest, "iscrowd": 0}))
                 done += 1
                 if done % 200 == 0:
-                    yield Progress(done, 2 * len(entries), "writing COCO files")
+                    yield Progress(done, len(entries), "writing COCO files")
+            stream.write('\n],\n"annotations": [')
+            spool.seek(0)
+            shutil.copyfileobj(spool, stream)
             stream.write(f'\n],\n"categories": {json.dumps(categories)}}}\n')
     atomic_write_json(out / MANIFEST_FILE, {
         "code_version": version, "config": plan["config"], "renderer": plan["renderer"],

@@ -10,14 +10,13 @@ Test images are never used.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from billet_studio.annotations.errors import AnnotationError
 from billet_studio.annotations.project import Project
 from billet_studio.annotations.records import ImageRecord
+from billet_studio.annotations.splits import seeded_rank
 from billet_studio.synthesis.compose import CompositeConfig
 
 IMAGE_FORMATS = ("png", "jpg")
@@ -62,11 +61,6 @@ class DatasetPlan:
     site_counts: dict[str, int]
 
 
-def _rank(seed: int, record: ImageRecord, root: Path) -> str:
-    key = f"dataset:{seed}:{record.image_path.relative_to(root).as_posix()}"
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
 def split_at(position: int, val_fraction: float) -> str:
     """"val" for the positions that spread ``val_fraction`` evenly along an order: the
     first n positions always hold floor(n * val_fraction) validation images."""
@@ -82,7 +76,7 @@ def real_pool(project: Project, seed: int) -> dict[str, list[ImageRecord]]:
             continue
         pools.setdefault(record.billet.site or "", []).append(record)
     image_root = project.image_root
-    return {site: sorted(records, key=lambda r: _rank(seed, r, image_root))
+    return {site: sorted(records, key=lambda r: seeded_rank(seed, r, image_root, "dataset:"))
             for site, records in sorted(pools.items())}
 
 

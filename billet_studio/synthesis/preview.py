@@ -90,7 +90,7 @@ def contact_sheet(images: Sequence[Image.Image], columns: int = 4) -> Image.Imag
     return sheet
 
 
-def preview_synthesis(project: Project, out: Path, renderer: Renderer, render_size: int,
+def preview_synthesis(project: Project, out: Path, renderer: Renderer,
                       config: PreviewConfig = PreviewConfig(),
                       cancel: CancelToken | None = None) -> Iterator[Progress]:
     """Job: write ``config.count`` synthetic billets, their sidecars and a contact sheet."""
@@ -109,7 +109,7 @@ def preview_synthesis(project: Project, out: Path, renderer: Renderer, render_si
             raise JobCancelled(f"preview stopped after {index} billets")
         face, region, surface = bank.draw(rng)
         text = billet_text(generator.generate(rng), config.composite.characters)
-        billet = compose_billet(face, glyphs, text, renderer, render_size, rng,
+        billet = compose_billet(face, glyphs, text, renderer, renderer.size, rng,
                                 config.composite, region)
         path = out / "images" / f"synthetic_{index:04d}.png"
         write_png(path, billet.image)

@@ -16,8 +16,10 @@ from billet_studio.glyphs.shading import StampShading, shade_stamp
 
 @dataclass(frozen=True)
 class ClassicalRenderer:
-    """Each stamp gets its own depth, softness and light direction from these ranges."""
+    """Each stamp gets its own depth, softness and light direction from these ranges;
+    stamps are shaded in ``size`` x ``size`` windows (the ranges are for 128)."""
 
+    size: int = 128
     shading: StampShading = field(default_factory=StampShading)
     depth: tuple[float, float] = (0.5, 1.2)
     softness_px: tuple[float, float] = (0.6, 2.0)
@@ -28,7 +30,7 @@ class ClassicalRenderer:
         """Shade each face patch with its mask: (N, S, S) and (N, S, S, 3) -> (N, S, S, 3)."""
         out = np.empty_like(patches)
         for index, (mask, patch) in enumerate(zip(masks, patches, strict=True)):
-            scale = mask.shape[0] / 128.0  # the ranges are for a 128-pixel window
+            scale = mask.shape[0] / 128.0
             shading = replace(
                 self.shading,
                 depth=rng.uniform(*self.depth),

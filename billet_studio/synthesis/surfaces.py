@@ -148,7 +148,8 @@ class SurfaceBank:
             return None
         image.setflags(write=False)
         self._cache[index] = image
-        self._regions[index] = face_region(image)
+        if index not in self._regions:  # a face evicted from the cache keeps its region
+            self._regions[index] = face_region(image)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return image
