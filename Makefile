@@ -25,7 +25,8 @@ venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
 # Builds the demo project once (simulated billets with exact labels, about a minute on two
-# cores), then opens the studio on it; with no display it checks the project instead.
+# cores), then opens the studio on it; with no display it runs the main job headless
+# (billet-studio demo run: the bundled detector on fresh test billets, then every stage once).
 $(DEMO)/demo.json: | $(VENV)/.installed
 	$(BIN)/billet-studio demo init $(DEMO)
 
@@ -33,8 +34,8 @@ run: $(VENV)/.installed $(DEMO)/demo.json
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ "$$QT_QPA_PLATFORM" != offscreen ]; then \
 		$(BIN)/billet-studio gui $(DEMO); \
 	else \
-		echo "No display found: checking the demo project instead of opening the studio."; \
-		$(BIN)/billet-studio check $(DEMO); \
+		echo "No display found: running the main job headless instead of opening the studio."; \
+		$(BIN)/billet-studio demo run $(DEMO); \
 	fi
 
 lint: $(VENV)/.installed-dev

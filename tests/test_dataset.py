@@ -81,6 +81,17 @@ def test_table1_datasets_are_nested(project):
         assert all(splits[r.image_path] == s for r, s in plan.real)
 
 
+def test_replacing_one_real_image_by_n_synthetic_ones(project):
+    base = plan_dataset(project, DatasetConfig(images=8, synthetic=0.5))
+    tripled = plan_dataset(project, DatasetConfig(images=8, synthetic=0.5,
+                                                  synthetic_per_real=3))
+    assert len(tripled.real) == len(base.real) == 4
+    assert len(base.synthetic) == 4 and len(tripled.synthetic) == 12
+    assert tripled.synthetic[:4] == base.synthetic  # still nested: the first indices
+    with pytest.raises(ValueError, match="at least 1"):
+        DatasetConfig(synthetic_per_real=0)
+
+
 def test_too_few_real_images_names_the_need_and_a_scale(project):
     with pytest.raises(AnnotationError, match=r"needs 2540 real .* --scale 0"):
         plan_dataset(project, DatasetConfig(images=2540))

@@ -145,7 +145,7 @@ def test_pickled_code_and_tampering_are_refused(tmp_path):
     from safetensors.torch import save_file
 
     save_file({"x": torch.zeros(2)}, str(other))
-    with pytest.raises(CheckpointError, match="does not fit this generator"):
+    with pytest.raises(CheckpointError, match="does not fit this model"):
         load_generator_weights(other, generator)
 
 

@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from billet_studio.cli.detector_commands import add_detector_commands
 from billet_studio.cli.evaluate_commands import add_evaluate_commands
+from billet_studio.cli.experiment_commands import add_experiment_commands, cmd_demo_run
 from billet_studio.cli.gan_commands import cmd_gan_checkpoints, cmd_gan_render, cmd_gan_train
 from billet_studio.cli.glyph_commands import cmd_demo_init, cmd_demo_predictions, cmd_glyphs_learn
 from billet_studio.cli.project_commands import (
@@ -145,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                          help="rendering processes")
+    command = add("run", cmd_demo_run,
+                  "the main job headless: build the demo project if needed, score the "
+                  "bundled detector on a fresh test world, run every stage once with smoke "
+                  "budgets", demo)
+    command.add_argument("dir", nargs="?", default="demo-project")
+    command.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     command = add("predictions", cmd_demo_predictions,
                   "write simulated detections for a COCO test set (a stand-in reader for "
                   "trying evaluation before a detector is trained)", demo)
@@ -192,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth_commands(add, group)
     add_dataset_commands(add, group)
     add_evaluate_commands(add, group)
+    add_detector_commands(add, group)
+    add_experiment_commands(add, group)
     command = add("gui", cmd_gui, "open the studio")
     command.add_argument("project", nargs="?")
     return parser

@@ -31,7 +31,7 @@ def first_interrupt_cancels(cancel) -> Iterator[None]:
 
 
 def cmd_gan_train(args: argparse.Namespace) -> int:
-    from billet_studio.gan.distributed import from_environment, shutdown
+    from billet_studio.training.distributed import from_environment, shutdown
 
     context = from_environment()  # one process, or one of torchrun's
     try:

@@ -38,6 +38,9 @@ def add_dataset_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("-n", "--images", type=int, default=2540)
     command.add_argument("--synthetic", type=float, default=0.0,
                          help="fraction of synthetic images (0-1)")
+    command.add_argument("--synthetic-per-real", type=int, default=1, metavar="N",
+                         help="replace each real image left out by N synthetic ones (the "
+                              "paper's proposed ratio study; default 1 keeps -n images)")
     command.add_argument("--preset", choices=("paper-table1",),
                          help="the paper's six datasets (Table 1), named under --out")
     command.add_argument("--scale", type=float, default=1.0,
@@ -109,7 +112,7 @@ def renderer_factory(args: argparse.Namespace, threads: int | None = None
 
     texts = list(args.checkpoint or [])
     if args.gan_run:
-        from billet_studio.gan.checkpoints import CheckpointStore
+        from billet_studio.training.checkpoints import CheckpointStore
 
         latest = CheckpointStore(Path(args.gan_run)).latest()
         if latest is None:
@@ -177,7 +180,8 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
     base = DatasetConfig(images=args.images, synthetic=args.synthetic,
                          val_fraction=args.val, seed=args.seed, image_format=args.format,
                          jpeg_quality=args.quality, inpaint_training=args.inpaint_training,
-                         composite=composite_config(args))
+                         composite=composite_config(args),
+                         synthetic_per_real=args.synthetic_per_real)
     shard = Shard.parse(args.shard)
     root = _dataset_folder(project, args.out)
     if args.preset:

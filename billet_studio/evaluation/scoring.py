@@ -96,18 +96,24 @@ def true_id_of(image: TruthImage, classes: Sequence[str], line_gap: float) -> st
     return "".join(classes[image.labels[i]] for i in order)
 
 
+def read_billet(predictions: ImagePredictions, n_classes: int, automaton: IdAutomaton,
+                config: ScoringConfig = ScoringConfig()) -> IdRead:
+    """The ID one image's detections spell (those above the score threshold)."""
+    kept = predictions.scores >= config.match.score
+    vectors = None if predictions.class_scores is None else predictions.class_scores[kept]
+    slots = group_slots(predictions.boxes[kept], predictions.labels[kept],
+                        predictions.scores[kept], n_classes, vectors, config.slots)
+    return read_slots(slots.scores, automaton, config.decode,
+                      slots.gaps(config.slots.missing_gap))
+
+
 def score_billet(image: TruthImage, predictions: ImagePredictions, classes: Sequence[str],
                  automaton: IdAutomaton, config: ScoringConfig = ScoringConfig()
                  ) -> BilletScore:
     """Match, read and flag one billet (:func:`score_billets` does many at once)."""
     match = match_detections(image.boxes, image.labels, predictions.boxes,
                              predictions.labels, predictions.scores, config.match)
-    kept = predictions.scores >= config.match.score
-    vectors = None if predictions.class_scores is None else predictions.class_scores[kept]
-    slots = group_slots(predictions.boxes[kept], predictions.labels[kept],
-                        predictions.scores[kept], len(classes), vectors, config.slots)
-    read = read_slots(slots.scores, automaton, config.decode,
-                      slots.gaps(config.slots.missing_gap))
+    read = read_billet(predictions, len(classes), automaton, config)
     true_id = true_id_of(image, classes, config.slots.line_gap)
     return BilletScore(image, predictions, match, true_id, read,
                        count_rows([match], [read], [true_id])[0])

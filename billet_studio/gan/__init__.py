@@ -1,11 +1,5 @@
 """pix2pix: networks, paired crops, the training job, checkpoints and rendering."""
 
-from billet_studio.gan.checkpoints import (
-    CheckpointError,
-    CheckpointInfo,
-    CheckpointStore,
-    load_generator_weights,
-)
 from billet_studio.gan.networks import (
     PRESETS,
     NetworkPreset,
@@ -18,6 +12,12 @@ from billet_studio.gan.networks import (
 from billet_studio.gan.pairs import PairSet, collect_pairs, load_size
 from billet_studio.gan.render import per_sample_copy, render_masks
 from billet_studio.gan.trainer import GanTrainConfig, train_gan
+from billet_studio.training.checkpoints import (
+    CheckpointError,
+    CheckpointInfo,
+    CheckpointStore,
+    load_generator_weights,
+)
 
 __all__ = [
     "PRESETS",

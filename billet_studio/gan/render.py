@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from billet_studio.gan.checkpoints import CheckpointError, load_generator_weights, read_sidecar
 from billet_studio.gan.networks import PRESETS, NetworkPreset, build_generator
+from billet_studio.training.checkpoints import CheckpointError, load_generator_weights, read_sidecar
 
 
 class PerSampleNorm(nn.Module):

@@ -16,8 +16,6 @@ from torch import nn
 from billet_studio import __version__
 from billet_studio.annotations import AnnotationError, atomic_write_json
 from billet_studio.annotations.images import write_png
-from billet_studio.gan.checkpoints import CheckpointStore, load_generator_weights
-from billet_studio.gan.distributed import DistributedContext, any_rank
 from billet_studio.gan.networks import PRESETS, build_discriminator, build_generator
 from billet_studio.gan.pairs import PairSet
 from billet_studio.gan.quality import Legibility, heldout_scores
@@ -28,6 +26,8 @@ from billet_studio.gan.render import (
     render_masks,
 )
 from billet_studio.jobs import CancelToken, JobCancelled, JsonlProgressWriter, Progress
+from billet_studio.training.checkpoints import CheckpointStore, load_generator_weights
+from billet_studio.training.distributed import DistributedContext, any_rank
 
 LOSS_NAMES = ("G_GAN", "G_L1", "D_real", "D_fake")
 

@@ -24,7 +24,10 @@ IMAGE_FORMATS = ("png", "jpg")
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    """A dataset of ``images`` images, ``synthetic`` of them synthetic (a fraction)."""
+    """A dataset of ``images`` images, ``synthetic`` of them synthetic (a fraction).
+
+    ``synthetic_per_real`` n > 1 replaces each real image left out by n synthetic ones
+    (the paper's proposed ratio study): the dataset then holds more than ``images``."""
 
     images: int = 2540
     synthetic: float = 0.0
@@ -34,8 +37,11 @@ class DatasetConfig:
     jpeg_quality: int = 95
     inpaint_training: bool = False
     composite: CompositeConfig = field(default_factory=CompositeConfig)
+    synthetic_per_real: int = 1
 
     def __post_init__(self) -> None:
+        if self.synthetic_per_real < 1:
+            raise ValueError("synthetic_per_real must be at least 1")
         if self.images < 1:
             raise ValueError("a dataset needs at least one image")
         if not 0.0 <= self.synthetic <= 1.0 or not 0.0 <= self.val_fraction < 1.0:
@@ -44,12 +50,17 @@ class DatasetConfig:
             raise ValueError(f"image_format must be one of {IMAGE_FORMATS}")
 
     @property
-    def synthetic_count(self) -> int:
+    def replaced_count(self) -> int:
+        """Real images the synthetic ones stand in for."""
         return round(self.images * self.synthetic)
 
     @property
+    def synthetic_count(self) -> int:
+        return self.replaced_count * self.synthetic_per_real
+
+    @property
     def real_count(self) -> int:
-        return self.images - self.synthetic_count
+        return self.images - self.replaced_count
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
-"""Checkpoints of a GAN run: generator weights (safetensors), a JSON sidecar, and the
+"""Checkpoints of a training run: model weights (safetensors), a JSON sidecar, and the
 resumable training state, loaded without ever executing pickled code.
 
 Files per checkpoint in ``<run>/checkpoints/``: ``step_0005000.safetensors`` (the
-generator, all a renderer needs), ``step_0005000.json`` (config, step, losses, wall time,
+model, all inference needs), ``step_0005000.json`` (config, step, losses, wall time,
 code version, and the SHA-256 of both binary files) and ``step_0005000.state.pt``
 (discriminator, optimisers, random states; read with ``torch.load(weights_only=True)``).
 """
@@ -43,7 +43,7 @@ class CheckpointInfo:
     metadata: dict[str, Any]
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -63,18 +63,18 @@ class CheckpointStore:
         return (stem.with_suffix(".safetensors"), stem.with_suffix(".json"),
                 stem.with_name(stem.name + ".state.pt"))
 
-    def save(self, step: int, generator: nn.Module, state: dict[str, Any],
+    def save(self, step: int, model: nn.Module, state: dict[str, Any],
              metadata: dict[str, Any]) -> CheckpointInfo:
         """Write one checkpoint atomically (weights and state first, the sidecar last, so
         a sidecar always describes complete files)."""
         weights_path, sidecar_path, state_path = self.paths(step)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+        tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         atomic_write_bytes(weights_path, save_safetensors(tensors))
         buffer = io.BytesIO()
         torch.save(state, buffer)
         atomic_write_bytes(state_path, buffer.getvalue())
         document = {**metadata, "step": step, "code_version": __version__,
-                    "sha256": {"weights": _sha256(weights_path), "state": _sha256(state_path)}}
+                    "sha256": {"weights": sha256_of(weights_path), "state": sha256_of(state_path)}}
         atomic_write_json(sidecar_path, document)
         return CheckpointInfo(step, weights_path, sidecar_path, state_path, document)
 
@@ -122,14 +122,14 @@ def _verify(path: Path, metadata: dict[str, Any], key: str) -> None:
     if not path.exists():
         raise CheckpointError(path, "is missing")
     expected = metadata.get("sha256", {}).get(key)
-    if expected is not None and _sha256(path) != expected:
+    if expected is not None and sha256_of(path) != expected:
         raise CheckpointError(path, "does not match the checksum in its sidecar (changed "
                                     "or damaged after it was written); refusing to load it")
 
 
-def load_generator_weights(weights: Path, generator: nn.Module,
-                           metadata: dict[str, Any] | None = None) -> None:
-    """Load safetensors weights into ``generator``; every problem names the file."""
+def load_weights(weights: Path, model: nn.Module,
+                 metadata: dict[str, Any] | None = None) -> None:
+    """Load safetensors weights into ``model``; every problem names the file."""
     if metadata is not None:
         _verify(weights, metadata, "weights")
     try:
@@ -137,15 +137,19 @@ def load_generator_weights(weights: Path, generator: nn.Module,
     except (OSError, SafetensorError) as error:
         raise CheckpointError(weights, f"is not a readable safetensors file ({error})"
                               ) from None
-    expected = generator.state_dict()
+    expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
-        raise CheckpointError(weights, f"does not fit this generator: missing "
+        raise CheckpointError(weights, f"does not fit this model: missing "
                                        f"{missing[:3]}, unexpected {unexpected[:3]} (another "
                                        "preset?)")
     for name, tensor in tensors.items():
         if tensor.shape != expected[name].shape:
             raise CheckpointError(weights, f"tensor {name} has shape {tuple(tensor.shape)}, "
-                                           f"the generator needs {tuple(expected[name].shape)}")
-    generator.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+                                           f"the model needs {tuple(expected[name].shape)}")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+
+
+#: The GAN's name for :func:`load_weights`.
+load_generator_weights = load_weights

@@ -1,0 +1,269 @@
+"""Commands over the detector: detector train|checkpoints|export, detect, read."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from billet_studio.cli.gan_commands import first_interrupt_cancels
+from billet_studio.cli.progress import ProgressBar, run_job
+from billet_studio.cli.project_commands import open_project
+
+
+def add_detector_commands(add: Callable[..., argparse.ArgumentParser],
+                          group: Callable[[str, str], Any]) -> None:
+    detector = group("detector", "the Faster R-CNN ID reader")
+    command = add("train", cmd_detector_train,
+                  "train on a dataset's train.json, validating on its val.json; Ctrl-C or a "
+                  "STOP file in the run folder saves and stops; runs under torchrun", detector)
+    command.add_argument("project")
+    command.add_argument("--dataset", required=True,
+                         help="dataset name under PROJECT/datasets/ (or its folder)")
+    command.add_argument("--preset", choices=("tiny", "cpu", "paper"), default="cpu",
+                         help="model, image size and budget (default cpu)")
+    command.add_argument("--arch", choices=("fasterrcnn_resnet50_fpn",
+                                            "fasterrcnn_resnet50_fpn_v2",
+                                            "fasterrcnn_mobilenet_v3_large_fpn"))
+    command.add_argument("--image-size", type=int,
+                         help="square input side (paper preset: the dataset's own)")
+    command.add_argument("--norm", choices=("group", "batch", "frozen"),
+                         help="backbone normalisation (default: group from scratch, frozen "
+                              "with --weights)")
+    command.add_argument("--weights", help="local pretrained weights: a COCO Faster R-CNN "
+                                           "checkpoint or a backbone-only ImageNet file")
+    command.add_argument("--steps", type=int, help="step budget (paper: 165,000)")
+    command.add_argument("--batch-size", type=int)
+    command.add_argument("--lr", type=float)
+    command.add_argument("--eval-every", type=int, help="validate and checkpoint every K steps")
+    command.add_argument("--mix", default="natural",
+                         help="synthetic share per batch: natural (the dataset's), a "
+                              "constant such as 0.5, or a ramp such as 0.2:0.8")
+    command.add_argument("--workers", type=int, help="loader processes")
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--run-name", help="run folder name under PROJECT/runs/detector/")
+    command.add_argument("--resume", metavar="RUN", help="continue this run")
+    command = add("checkpoints", cmd_detector_checkpoints,
+                  "list a run's checkpoints with their losses and validation mAP", detector)
+    command.add_argument("run", help="the run folder")
+    command = add("export", cmd_detector_export,
+                  "write a run's latest checkpoint as one fp16 safetensors file with its "
+                  "sidecar", detector)
+    command.add_argument("run", help="a run folder or checkpoint file")
+    command.add_argument("--out", required=True, help="the .safetensors file to write")
+    command.add_argument("--fp32", action="store_true", help="keep full precision")
+    command = add("detect", cmd_detect,
+                  "run a detector over images; writes COCO results with per-class score "
+                  "vectors (what evaluate run reads)")
+    _add_run_options(command)
+    command.add_argument("--images", required=True, nargs="+",
+                         help="image files or folders, or one COCO file (its image ids are "
+                              "kept, so evaluate run can score the result)")
+    command.add_argument("--image-root",
+                         help="folder a COCO file's image names are relative to (default: "
+                              "the COCO file's folder; a project export: the project)")
+    command.add_argument("--out", required=True, help="COCO results file to write")
+    command = add("read", cmd_read,
+                  "read the ID of each image with the project's format prior; writes a CSV "
+                  "of image, id, confidence, needs_review, raw")
+    _add_run_options(command)
+    command.add_argument("--project", required=True, help="project giving the ID format")
+    command.add_argument("images", nargs="+", help="image files or folders")
+    command.add_argument("--out", required=True, help="CSV file to write")
+    command.add_argument("--score", type=float, default=0.5,
+                         help="detections below this score are ignored (default 0.5)")
+
+
+def _add_run_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--run", required=True,
+                         help="a detector run folder (latest checkpoint), a checkpoint or "
+                              "exported .safetensors file, or 'bundled'")
+    command.add_argument("--batch-size", type=int, default=4)
+    command.add_argument("--workers", type=int, default=0, help="image loading processes")
+
+
+def dataset_folder(project_root: Path, name: str) -> Path:
+    folder = Path(name)
+    if not folder.is_dir():
+        folder = project_root / "datasets" / name
+    if not (folder / "train.json").is_file():
+        from billet_studio.annotations import AnnotationError
+
+        raise AnnotationError(folder, "holds no train.json (build a dataset with `dataset "
+                                      "build`, or export one with `export --format coco`)")
+    return folder
+
+
+def cmd_detector_train(args: argparse.Namespace) -> int:
+    from billet_studio.training import from_environment
+    from billet_studio.training.distributed import shutdown
+
+    context = from_environment()
+    try:
+        return _train(args, context)
+    finally:
+        shutdown(context)
+
+
+def _train(args: argparse.Namespace, context) -> int:
+    from dataclasses import replace
+
+    from billet_studio.detection import (
+        PRESETS,
+        DetectionDataset,
+        MixSchedule,
+        ModelSpec,
+        train_detector,
+    )
+    from billet_studio.detection.data import training_samples
+    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
+
+    project = open_project(args.project)
+    classes = tuple(project.config.classes)
+    folder = dataset_folder(project.root, args.dataset)
+    train_samples, val_samples = training_samples(folder, classes)
+    preset = PRESETS[args.preset]
+    image_size = args.image_size or (preset.image_size if args.preset != "paper" else
+                                     max(max(s.width, s.height) for s in train_samples))
+    norm = args.norm or ("frozen" if args.weights else "group")
+    spec = ModelSpec(args.arch or preset.architecture, classes, image_size, norm)
+    overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+                 "workers": args.workers}
+    if args.eval_every:
+        overrides.update(eval_every=args.eval_every, checkpoint_every=args.eval_every)
+    config = replace(preset.train, seed=args.seed, mix=MixSchedule.parse(args.mix),
+                     **{k: v for k, v in overrides.items() if v is not None})
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not run_dir.is_dir():
+            run_dir = project.root / "runs" / "detector" / args.resume
+    else:
+        if context.active and not args.run_name:
+            raise ValueError("under torchrun, name the run with --run-name so every process "
+                             "writes to the same folder")
+        name = args.run_name or f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
+        run_dir = project.root / "runs" / "detector" / name
+    say = print if context.is_main else (lambda *a, **k: None)
+    say(f"{len(train_samples)} training images ({sum(s.synthetic for s in train_samples)} "
+        f"synthetic), {len(val_samples)} validation images; {spec.architecture} at "
+        f"{spec.image_size} px, {spec.norm} norm; run folder {run_dir}")
+    cancel = CancelToken(stop_file=run_dir / STOP_REQUEST_NAME)
+    bar = ProgressBar("detector") if context.is_main else None
+    job = train_detector(run_dir, DetectionDataset(train_samples, spec.image_size),
+                         DetectionDataset(val_samples, spec.image_size), spec, config,
+                         cancel, resume=bool(args.resume), context=context,
+                         pretrained=Path(args.weights) if args.weights else None,
+                         sources={"dataset": str(folder)})
+    last = 0
+    with first_interrupt_cancels(cancel):
+        try:
+            for progress in job:
+                last = progress.step
+                if bar is not None:
+                    m = progress.metrics
+                    bar.update(progress.step, progress.total,
+                               f"loss {m['loss']:.3f} lr {m['lr']:.2g} "
+                               f"{m['images_per_s']:.1f} img/s")
+                    if "val_mAP50" in m:
+                        say(f"\nstep {progress.step}: val loss {m['val_loss']:.3f}, "
+                            f"val mAP@0.5 {m['val_mAP50']:.3f}")
+        finally:
+            if bar is not None:
+                bar.close()
+            if context.is_main:
+                (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
+    if context.active:
+        print(f"rank {context.rank} of {context.world_size}: trained to step {last}")
+    say(f"finished; checkpoints in {run_dir / 'checkpoints'}")
+    return 0
+
+
+def cmd_detector_checkpoints(args: argparse.Namespace) -> int:
+    from billet_studio.training import CheckpointStore
+
+    checkpoints = CheckpointStore(Path(args.run)).list()
+    if not checkpoints:
+        print(f"{args.run}: no checkpoints")
+        return 1
+    columns = ("loss", "val_loss", "val_mAP50", "images_per_s")
+    print(f"{'step':>8} " + " ".join(f"{c:>12}" for c in columns) + f" {'time':>8}")
+    for info in checkpoints:
+        metrics = info.metadata.get("metrics", {})
+        cells = " ".join(f"{metrics.get(c, float('nan')):>12.4f}" for c in columns)
+        print(f"{info.step:>8} {cells} {info.metadata.get('wall_time_s', 0):>7.0f}s")
+    return 0
+
+
+def cmd_detector_export(args: argparse.Namespace) -> int:
+    from billet_studio.detection import export_detector
+
+    out = export_detector(run_reference(args.run), Path(args.out), half=not args.fp32)
+    size = out.stat().st_size / 2**20
+    print(f"wrote {out} ({size:.1f} MiB) and {out.with_suffix('.json').name}")
+    return 0
+
+
+def run_reference(text: str) -> Path:
+    """A run folder or weights file, or ``bundled`` for the demo detector in models/."""
+    if text != "bundled":
+        return Path(text)
+    from billet_studio.detection.bundled import bundled_detector_path
+
+    path = bundled_detector_path()
+    if path is None:
+        raise ValueError("this installation has no bundled detector (models/ lacks it)")
+    return path
+
+
+def _loaded(args: argparse.Namespace):
+    from billet_studio.detection import load_detector, pick_device
+
+    device = pick_device()
+    model, spec, _ = load_detector(run_reference(args.run), device)
+    return model, spec, device
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from billet_studio.detection.inference import detect_to_coco, images_in, images_of_coco
+
+    categories = None
+    sources = [Path(p) for p in args.images]
+    if len(sources) == 1 and sources[0].suffix == ".json":
+        images, categories = images_of_coco(sources[0], args.image_root and Path(args.image_root))
+    else:
+        images = images_in(sources)
+    model, spec, device = _loaded(args)
+    out = Path(args.out)
+    run_job("detect", detect_to_coco(model, spec, images, out, device, categories,
+                                     args.batch_size, args.workers))
+    print(f"wrote detections for {len(images)} images to {out}")
+    return 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from billet_studio.detection.inference import images_in, read_ids, write_id_csv
+    from billet_studio.evaluation.evaluate import automaton_for
+    from billet_studio.evaluation.matching import MatchConfig
+    from billet_studio.evaluation.scoring import ScoringConfig
+
+    project = open_project(args.project)
+    images = images_in([Path(p) for p in args.images])
+    model, spec, device = _loaded(args)
+    if tuple(spec.classes) != tuple(project.config.classes):
+        print(f"note: the detector's classes ({''.join(spec.classes)}) differ from the "
+              f"project's; reading with the detector's")
+    automaton = automaton_for(spec.classes, project.config.id_format)
+    scoring = ScoringConfig(match=MatchConfig(score=args.score))
+    bar = ProgressBar("read")
+    readings = []
+    for reading in read_ids(model, spec, images, automaton, device, scoring,
+                            args.batch_size, args.workers):
+        readings.append(reading)
+        bar.update(len(readings), len(images), reading.id)
+    bar.close()
+    write_id_csv(readings, Path(args.out))
+    review = sum(r.needs_review for r in readings)
+    print(f"read {len(readings)} images into {args.out}; {review} need a person's look")
+    return 0

@@ -1,0 +1,92 @@
+"""Validation during training: the loss on held-out images and COCO mAP@0.5."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from billet_studio.evaluation.matching import MatchConfig, match_detections
+from billet_studio.evaluation.metrics import average_precision
+
+Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
+
+
+def to_device(images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]],
+              device: torch.device
+              ) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:
+    """uint8 CHW images to float [0, 1] on ``device``; targets alongside."""
+    non_blocking = device.type == "cuda"
+    floats = [i.to(device, non_blocking=non_blocking).float().div_(255.0) for i in images]
+    moved = [{k: v.to(device, non_blocking=non_blocking) for k, v in t.items()}
+             for t in targets]
+    return floats, moved
+
+
+def _norms_to_eval(model: nn.Module) -> list[nn.Module]:
+    """Batch norms switched to eval so a loss pass does not move their running stats."""
+    switched = [m for m in model.modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    for module in switched:
+        module.eval()
+    return switched
+
+
+@torch.no_grad()
+def validate(model: nn.Module, batches: Iterable[Batch], device: torch.device,
+             n_classes: int, autocast: bool = False) -> dict[str, float]:
+    """Mean loss terms (model in training mode, no gradient, norms frozen) and mAP@0.5
+    (model in eval mode) over ``batches``; the global random state is left untouched."""
+    sums: dict[str, float] = {}
+    count = 0
+    labels, scores, hits = [], [], []
+    digits = np.zeros(n_classes + 1, dtype=np.int64)
+    everything = MatchConfig(iou=0.5, score=-np.inf)
+    was_training = model.training
+    with torch.random.fork_rng(devices=[]):
+        for images, targets in batches:
+            images, targets = to_device(images, targets, device)
+            with torch.autocast(device.type, torch.bfloat16, enabled=autocast):
+                model.train()
+                switched = _norms_to_eval(model)
+                losses = model(images, targets)
+                for module in switched:
+                    module.train()
+                model.eval()
+                outputs = model(images)
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + float(value) * len(images)
+            count += len(images)
+            for output, target in zip(outputs, targets, strict=True):
+                truth_boxes = target["boxes"].cpu().numpy().astype(np.float64)
+                truth_labels = target["labels"].cpu().numpy()
+                digits += np.bincount(truth_labels, minlength=n_classes + 1)
+                boxes = output["boxes"].float().cpu().numpy().astype(np.float64)
+                pred_labels = output["labels"].cpu().numpy()
+                pred_scores = output["scores"].float().cpu().numpy().astype(np.float64)
+                match = match_detections(truth_boxes, truth_labels, boxes, pred_labels,
+                                         pred_scores, everything)
+                labels.append(pred_labels)
+                scores.append(pred_scores)
+                hits.append(match.pred_kind == "TP")
+    model.train(was_training)
+    result = {f"val_{k}": v / max(count, 1) for k, v in sums.items()}
+    result["val_loss"] = sum(result.values())
+    result["val_mAP50"] = _map50(labels, scores, hits, digits)
+    return result
+
+
+def _map50(labels: list[np.ndarray], scores: list[np.ndarray], hits: list[np.ndarray],
+           digits: np.ndarray) -> float:
+    all_labels = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
+    all_scores = np.concatenate(scores) if scores else np.zeros(0)
+    all_hits = np.concatenate(hits) if hits else np.zeros(0, dtype=bool)
+    values = []
+    for label in range(1, len(digits)):
+        mine = all_labels == label
+        ap = average_precision(all_scores[mine], all_hits[mine], int(digits[label]))
+        if ap is not None:
+            values.append(ap)
+    return float(np.mean(values)) if values else float("nan")

@@ -1,0 +1,118 @@
+"""The main job, headless: the bundled detector scored on a freshly generated demo test
+set it never saw, then every pipeline stage once with smoke budgets (render with the
+bundled GAN, synthesise, train a few steps, detect, evaluate): a plumbing check, not a
+result.
+
+Writes under ``out``: ``fresh-test/`` (a test-only demo world of a new seed),
+``bundled/`` (predictions and evaluation of the bundled detector), ``smoke/`` (preview,
+dataset, run, predictions, evaluation).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from billet_studio.annotations import Project
+from billet_studio.demo import DemoConfig, build_demo_project
+from billet_studio.detection import (
+    PRESETS,
+    DetectionDataset,
+    ModelSpec,
+    load_detector,
+    pick_device,
+    train_detector,
+)
+from billet_studio.detection.data import training_samples
+from billet_studio.detection.inference import detect_to_coco, images_of_coco
+from billet_studio.evaluation.evaluate import EvaluationConfig, EvaluationInputs, run_evaluation
+from billet_studio.evaluation.metrics import BootstrapConfig
+from billet_studio.experiments.grid import write_test_truth
+from billet_studio.jobs import Progress
+from billet_studio.synthesis import CompositeConfig
+from billet_studio.synthesis.dataset_build import build_dataset
+from billet_studio.synthesis.dataset_plan import DatasetConfig
+from billet_studio.synthesis.preview import PreviewConfig, preview_synthesis
+
+SMOKE_LABEL = "plumbing check, not a result"
+
+
+@dataclass(frozen=True)
+class MainJobConfig:
+    #: The fresh test world: its seed is one no bundled model was trained on.
+    fresh_test: int = 80
+    fresh_seed: int = 20261125
+    fresh_size: int = 1024
+    smoke_images: int = 12
+    smoke_steps: int = 6
+    smoke_size: int = 256
+    bootstrap: int = 200
+    workers: int = 2
+
+
+def _evaluate(truth: Path, predictions: Path, project: Project, out: Path,
+              bootstrap: int) -> Iterator[Progress]:
+    inputs = EvaluationInputs(truth, predictions, project.config.id_format,
+                              image_root=project.root, project=project.root)
+    config = EvaluationConfig(bootstrap=BootstrapConfig(resamples=bootstrap))
+    yield from run_evaluation(inputs, out, config)
+
+
+def _detect(reference: Path, truth: Path, project: Project, out: Path) -> Iterator[Progress]:
+    device = pick_device()
+    model, spec, _ = load_detector(reference, device)
+    images, categories = images_of_coco(truth, project.root)
+    yield from detect_to_coco(model, spec, images, out, device, categories)
+
+
+def run_main_job(project: Project, out: Path, bundled_detector: Path | None,
+                 renderer_factory: Callable[[], Any], renderer_name: str,
+                 config: MainJobConfig = MainJobConfig()) -> Iterator[Progress]:
+    """Job: the bundled detector's honest score, then the smoke run of every stage."""
+    out = Path(out)
+    if bundled_detector is not None:
+        fresh_root = out / "fresh-test"
+        if not (fresh_root / "demo.json").exists():
+            demo = DemoConfig(billets=0, test=config.fresh_test, size=config.fresh_size,
+                              seed=config.fresh_seed, surfaces=0, workers=config.workers)
+            for progress in build_demo_project(fresh_root, demo):
+                yield Progress(0, None, f"fresh test world: {progress.message}")
+        fresh = Project.open(fresh_root)
+        truth = out / "bundled" / "test.json"
+        write_test_truth(fresh, truth)
+        predictions = out / "bundled" / "predictions.json"
+        for progress in _detect(bundled_detector, truth, fresh, predictions):
+            yield Progress(0, None, f"bundled detector: {progress.message}")
+        yield from _evaluate(truth, predictions, fresh, out / "bundled" / "evaluation",
+                             config.bootstrap)
+    smoke = out / "smoke"
+    composite = CompositeConfig(size=config.smoke_size, characters=None)
+    preview = PreviewConfig(count=4, seed=1, composite=composite)
+    for progress in preview_synthesis(project, smoke / "preview", renderer_factory(), preview):
+        yield Progress(0, None, f"smoke: rendering and compositing: {progress.message}")
+    dataset = DatasetConfig(images=config.smoke_images, synthetic=0.5, seed=1,
+                            image_format="jpg", composite=composite)
+    dataset_dir = project.root / "datasets" / "smoke-main-job"
+    for progress in build_dataset(project, dataset_dir, dataset, renderer_factory,
+                                  renderer_name, workers=config.workers):
+        yield Progress(0, None, f"smoke: synthesising: {progress.message}")
+    classes = tuple(project.config.classes)
+    train, val = training_samples(dataset_dir, classes)
+    spec = ModelSpec(PRESETS["tiny"].architecture, classes, config.smoke_size, "group")
+    train_config = replace(PRESETS["tiny"].train, steps=config.smoke_steps,
+                           eval_every=config.smoke_steps, checkpoint_every=config.smoke_steps)
+    run_dir = smoke / "run"
+    if run_dir.exists():  # a previous smoke run, made by this job: train afresh
+        shutil.rmtree(run_dir)
+    for progress in train_detector(run_dir, DetectionDataset(train, spec.image_size),
+                                   DetectionDataset(val, spec.image_size), spec, train_config):
+        yield Progress(0, None, f"smoke: training {progress.message}")
+    truth = smoke / "test.json"
+    write_test_truth(project, truth)
+    for progress in _detect(run_dir, truth, project, smoke / "predictions.json"):
+        yield Progress(0, None, f"smoke: detecting {progress.message}")
+    yield from _evaluate(truth, smoke / "predictions.json", project, smoke / "evaluation",
+                         config.bootstrap)

@@ -1,0 +1,202 @@
+"""The grid's results in the paper's Table 3 layout (experiment x test subset x TP, MC,
+FN, FP, CB), with each cell's 95 % interval, the spread over seeds, and CB with the format
+prior; plus plots of every metric against the synthetic fraction and an HTML report."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from billet_studio.annotations import AnnotationError, atomic_write_bytes, atomic_write_json
+from billet_studio.evaluation.scoring import SUBSET_TITLES, SUBSETS
+
+#: Table 3's columns, then CB with the format prior.
+METRICS = ("TP", "MC", "FN", "FP", "CB", "CB_prior")
+
+
+def _cell_groups(summary_path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise AnnotationError(summary_path, f"cannot be read ({error})") from None
+    return {g["name"]: g for g in summary["groups"]}
+
+
+def collect_results(folder: Path, cells: Sequence[Any]) -> list[dict[str, Any]]:
+    """One row per (experiment, subset): mean over seeds, seed sd, mean 95 % interval."""
+    by_experiment: dict[str, list[Any]] = {}
+    for cell in cells:
+        by_experiment.setdefault(cell.experiment, []).append(cell)
+    rows = []
+    for experiment, members in by_experiment.items():
+        groups = [_cell_groups(folder / "cells" / c.name / "evaluation" / "summary.json")
+                  for c in members]
+        for subset in SUBSETS:
+            present = [g[subset] for g in groups if subset in g]
+            if not present:
+                continue
+            row: dict[str, Any] = {"experiment": experiment,
+                                   "synthetic": members[0].synthetic,
+                                   "images": members[0].images, "subset": subset,
+                                   "billets": present[0]["billets"],
+                                   "digits": present[0]["digits"], "seeds": len(present)}
+            for metric in METRICS:
+                values = [p["rates"][metric] for p in present if metric in p["rates"]]
+                if not values:
+                    continue
+                centre = [v["value"] for v in values if v["value"] is not None]
+                low = [v["low"] for v in values if v.get("low") is not None]
+                high = [v["high"] for v in values if v.get("high") is not None]
+                row[metric] = {
+                    "value": float(np.mean(centre)) if centre else None,
+                    "low": float(np.mean(low)) if low else None,
+                    "high": float(np.mean(high)) if high else None,
+                    "seed_sd": float(np.std(centre, ddof=1)) if len(centre) > 1 else None}
+            rows.append(row)
+    return rows
+
+
+def _percent(cell: dict[str, Any] | None) -> str:
+    if not cell or cell.get("value") is None:
+        return "–"
+    text = f"{100 * cell['value']:.1f}"
+    if cell.get("low") is not None:
+        text += f" [{100 * cell['low']:.1f}–{100 * cell['high']:.1f}]"
+    if cell.get("seed_sd") is not None:
+        text += f" ±{100 * cell['seed_sd']:.1f}"
+    return text
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The results as a terminal table (percent; [95 % interval] ±seed sd)."""
+    head = f"{'experiment':<14} {'subset':<28}" + "".join(f"{m:>22}" for m in METRICS)
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        lines.append(f"{row['experiment']:<14} {SUBSET_TITLES[row['subset']]:<28}"
+                     + "".join(f"{_percent(row.get(m)):>22}" for m in METRICS))
+    return "\n".join(lines)
+
+
+def _csv(rows: Sequence[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = ["experiment", "synthetic", "subset", "billets", "digits", "seeds"]
+    for metric in METRICS:
+        header += [metric, f"{metric}_low", f"{metric}_high", f"{metric}_seed_sd"]
+    writer.writerow(header)
+    for row in rows:
+        line = [row["experiment"], row["synthetic"], row["subset"], row["billets"],
+                row["digits"], row["seeds"]]
+        for metric in METRICS:
+            cell = row.get(metric) or {}
+            line += [_round(cell.get(k)) for k in ("value", "low", "high", "seed_sd")]
+        writer.writerow(line)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _round(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
+def plot_metrics(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
+    """One PNG per metric: the value against the synthetic fraction, one line per subset
+    (the experiments with a full-size dataset; the small real-only one is marked apart)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    small = _small_experiment(rows)
+    for metric in METRICS:
+        figure = Figure(figsize=(5.2, 3.4), dpi=110)
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        for subset in SUBSETS:
+            mine = sorted((r for r in rows if r["subset"] == subset and r.get(metric)
+                           and r[metric]["value"] is not None and r["experiment"] != small),
+                          key=lambda r: r["synthetic"])
+            if not mine:
+                continue
+            x = [r["synthetic"] for r in mine]
+            y = [100 * r[metric]["value"] for r in mine]
+            errors = _error_bars(mine, metric)
+            axes.errorbar(x, y, yerr=errors, marker="o", capsize=3,
+                          label=SUBSET_TITLES[subset])
+            extra = [r for r in rows if r["experiment"] == small and r["subset"] == subset
+                     and r.get(metric) and r[metric]["value"] is not None]
+            if extra:
+                axes.plot([0.0], [100 * extra[0][metric]["value"]], marker="x", color="k",
+                          linestyle="none")
+        axes.set_xlabel("synthetic fraction of the training set")
+        axes.set_ylabel(f"{metric} (%)")
+        axes.set_title(f"{metric} against the synthetic fraction" +
+                       (f" (x: {small})" if small else ""), fontsize=9)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7)
+        figure.tight_layout()
+        path = out / f"{metric}.png"
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        atomic_write_bytes(path, buffer.getvalue())
+        paths.append(path)
+    return paths
+
+
+def _small_experiment(rows: Sequence[dict[str, Any]]) -> str | None:
+    """The real-only experiment with fewer images than the others (the paper's exp 6)."""
+    sizes = {r["experiment"]: r["images"] for r in rows}
+    if not sizes:
+        return None
+    largest = max(sizes.values())
+    smaller = [e for e, n in sizes.items() if n < largest]
+    return smaller[0] if smaller else None
+
+
+def _error_bars(rows: Sequence[dict[str, Any]], metric: str) -> np.ndarray | None:
+    cells = [r[metric] for r in rows]
+    if any(c["low"] is None for c in cells):
+        return None
+    return np.array([[100 * (c["value"] - c["low"]) for c in cells],
+                     [100 * (c["high"] - c["value"]) for c in cells]])
+
+
+def write_results(folder: Path, cells: Sequence[Any], config: Any) -> list[dict[str, Any]]:
+    """results.json, results.csv, plots/*.png and report.html under ``folder``."""
+    rows = collect_results(folder, cells)
+    atomic_write_json(folder / "results.json", {"rows": rows, "metrics": list(METRICS)})
+    atomic_write_bytes(folder / "results.csv", _csv(rows))
+    plots = plot_metrics(rows, folder / "plots")
+    atomic_write_bytes(folder / "report.html", _report(rows, plots, config).encode("utf-8"))
+    return rows
+
+
+def _report(rows: Sequence[dict[str, Any]], plots: Sequence[Path], config: Any) -> str:
+    body = ["<h1>Experiment grid: the paper's Table 3 layout</h1>",
+            f"<p>Grid {html.escape(config.preset)} at scale {config.scale:g}, detector budget "
+            f"{html.escape(config.budget)}, {config.seeds} seed(s). Rates in percent of "
+            "digits (TP, MC, FN, FP) or billets (CB); [95 % bootstrap interval over billets]"
+            " ±standard deviation over seeds. CB_prior reads IDs with the format prior.</p>",
+            "<table><tr><th>Experiment</th><th>Synthetic</th><th>Test subset</th>"
+            + "".join(f"<th>{m}</th>" for m in METRICS) + "</tr>"]
+    for row in rows:
+        body.append(f"<tr><td>{html.escape(row['experiment'])}</td>"
+                    f"<td>{100 * row['synthetic']:.0f} %</td>"
+                    f"<td>{SUBSET_TITLES[row['subset']]}</td>"
+                    + "".join(f"<td>{_percent(row.get(m))}</td>" for m in METRICS) + "</tr>")
+    body.append("</table><h2>Against the synthetic fraction</h2>")
+    for path in plots:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        body.append(f'<img alt="{path.stem}" src="data:image/png;base64,{data}">')
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}"
+             "td:nth-child(-n+3){text-align:left}img{margin:4px}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Experiment grid"
+            f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")

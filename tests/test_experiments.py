@@ -1,0 +1,111 @@
+"""The experiment grid end to end with the tiny budget: every cell trained, detected and
+evaluated; the Table 3 layout complete; a re-run resumes instead of redoing."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+from billet_studio.cli import main
+from billet_studio.experiments.results import METRICS
+
+EXPERIMENTS = ("exp1-real", "exp2-syn25", "exp3-syn50", "exp4-syn75", "exp5-syn100",
+               "exp6-real635")
+SUBSETS = ("all", "well", "poor_or_partial", "poor", "partial")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grid") / "demo"
+    assert main(["demo", "init", str(root), "--billets", "24", "--test", "8", "--size", "192",
+                 "--workers", "1"]) == 0
+    return root
+
+
+def test_tiny_grid_produces_the_complete_table3_layout(demo, capsys):
+    command = ["experiment", "run", str(demo), "--scale", "0.008", "--budget", "tiny",
+               "--steps", "3", "--bootstrap", "20", "--workers", "1", "--size", "192",
+               "--characters", "0", "--name", "tiny"]
+    assert main(command) == 0
+    printed = capsys.readouterr().out
+    folder = demo / "experiments" / "tiny"
+    rows = json.loads((folder / "results.json").read_text())["rows"]
+    assert [(r["experiment"], r["subset"]) for r in rows] == [
+        (e, s) for e in EXPERIMENTS for s in SUBSETS]
+    for row in rows:
+        for metric in METRICS:
+            assert metric in row, (row["experiment"], row["subset"], metric)
+            cell = row[metric]
+            if cell["value"] is not None:
+                assert 0.0 <= cell["value"] <= 1.0
+                assert cell["low"] <= cell["value"] + 1e-9 <= cell["high"] + 2e-9
+    synthetic = {r["experiment"]: r["synthetic"] for r in rows}
+    assert synthetic["exp1-real"] == 0.0 and synthetic["exp5-syn100"] == 1.0
+    with open(folder / "results.csv", newline="") as stream:
+        assert len(list(csv.DictReader(stream))) == len(rows)
+    assert sorted(p.name for p in (folder / "plots").glob("*.png")) == sorted(
+        f"{m}.png" for m in METRICS)
+    report = (folder / "report.html").read_text()
+    assert "Poorly or partially visible" in report and report.count("<img") == len(METRICS)
+    assert "exp6-real635" in printed and "report:" in printed
+    # Test images never entered a training set.
+    test_names = {i["file_name"].split("/")[-1]
+                  for i in json.loads((folder / "test.json").read_text())["images"]}
+    for experiment in EXPERIMENTS:
+        for split in ("train", "val"):
+            document = json.loads(
+                (folder / "datasets" / experiment / f"{split}.json").read_text())
+            assert not test_names & {i["file_name"].split("/")[-1]
+                                     for i in document["images"]}
+
+    # A re-run skips every finished stage: no checkpoint or prediction is rewritten.
+    stamps = {p: p.stat().st_mtime_ns for p in folder.glob("cells/*/run/checkpoints/*")}
+    stamps.update({p: p.stat().st_mtime_ns for p in folder.glob("cells/*/predictions.json")})
+    assert main(command) == 0
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    # A different grid in the same folder is refused.
+    assert main([*command[:-2], "--name", "tiny", "--seeds", "2"]) == 2
+    assert "different grid" in capsys.readouterr().err
+
+
+def test_main_job_scores_a_detector_on_a_fresh_world_and_runs_every_stage(demo, tmp_path):
+    from billet_studio.annotations import Project
+    from billet_studio.experiments.main_job import MainJobConfig, run_main_job
+    from billet_studio.synthesis import ClassicalRenderer
+
+    project = Project.open(demo)
+    config = MainJobConfig(fresh_test=8, fresh_size=192, smoke_images=8, smoke_steps=2,
+                           smoke_size=128, bootstrap=10, workers=1)
+    # Stand in for the bundled detector: the smoke run of a first pass.
+    out = tmp_path / "first"
+    list(run_main_job(project, out, None, ClassicalRenderer, "classical", config))
+    assert not (out / "bundled").exists()  # no detector: that part is skipped
+    detector = out / "smoke" / "run"
+    second = tmp_path / "second"
+    list(run_main_job(project, second, detector, ClassicalRenderer, "classical", config))
+    fresh = json.loads((second / "bundled" / "test.json").read_text())
+    assert len(fresh["images"]) == 8
+    ours = {i["billet"]["id"] for i in json.loads(
+        (second / "smoke" / "test.json").read_text())["images"]}
+    assert not ours & {i["billet"]["id"] for i in fresh["images"]}  # a new world
+    for part in ("bundled", "smoke"):
+        summary = json.loads((second / part / "evaluation" / "summary.json").read_text())
+        assert summary["billets"] == 8 and (second / part / "evaluation" / "report.html").exists()
+    assert (second / "smoke" / "preview" / "contact_sheet.png").exists()
+
+
+def test_demo_run_prints_the_plumbing_check(demo, capsys, monkeypatch):
+    from billet_studio.experiments import main_job
+
+    full_size = main_job.MainJobConfig  # shrunk to the test demo's size
+    monkeypatch.setattr(main_job, "MainJobConfig", lambda workers: full_size(
+        fresh_test=4, fresh_size=192, smoke_images=8, smoke_steps=2, smoke_size=128,
+        bootstrap=10, workers=1))
+    assert main(["demo", "run", str(demo), "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "plumbing check, not a result" in printed
+    assert "report:" in printed and "main job finished" in printed
