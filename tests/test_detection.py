@@ -300,6 +300,13 @@ def test_cli_train_detect_and_read(toy, tmp_path, capsys):
     run = project / "runs" / "detector" / "cli"
     assert json.loads((run / "config.json").read_text())["config"]["mix"] == {
         "start": 0.5, "end": 0.5}
+    # Resuming keeps the run's budget (not the preset's) unless --steps extends it.
+    assert main(["detector", "train", str(project), "--dataset", str(toy), "--resume",
+                 "cli"]) == 0
+    assert json.loads((run / "config.json").read_text())["config"]["steps"] == 4
+    assert main(["detector", "train", str(project), "--dataset", str(toy), "--resume",
+                 "cli", "--steps", "5"]) == 0
+    assert json.loads((run / "config.json").read_text())["config"]["steps"] == 5
     assert main(["detector", "checkpoints", str(run)]) == 0
     assert "       4 " in capsys.readouterr().out
 

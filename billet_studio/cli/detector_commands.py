@@ -136,9 +136,13 @@ def _train(args: argparse.Namespace, context) -> int:
     config = replace(preset.train, seed=args.seed, mix=MixSchedule.parse(args.mix),
                      **{k: v for k, v in overrides.items() if v is not None})
     if args.resume:
+        from billet_studio.detection import read_run_config
+
         run_dir = Path(args.resume)
         if not run_dir.is_dir():
             run_dir = project.root / "runs" / "detector" / args.resume
+        # The run keeps its own budget (and so its schedule) unless --steps extends it.
+        config = replace(config, steps=args.steps or read_run_config(run_dir)["config"]["steps"])
     else:
         if context.active and not args.run_name:
             raise ValueError("under torchrun, name the run with --run-name so every process "

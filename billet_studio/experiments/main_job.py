@@ -5,7 +5,7 @@ result.
 
 Writes under ``out``: ``fresh-test/`` (a test-only demo world of a new seed),
 ``bundled/`` (predictions and evaluation of the bundled detector), ``smoke/`` (preview,
-dataset, run, predictions, evaluation).
+dataset, run, predictions, evaluation; made afresh each time).
 """
 
 from __future__ import annotations
@@ -89,13 +89,15 @@ def run_main_job(project: Project, out: Path, bundled_detector: Path | None,
         yield from _evaluate(truth, predictions, fresh, out / "bundled" / "evaluation",
                              config.bootstrap)
     smoke = out / "smoke"
+    if smoke.exists():  # made by an earlier main job (perhaps with another renderer)
+        shutil.rmtree(smoke)
     composite = CompositeConfig(size=config.smoke_size, characters=None)
     preview = PreviewConfig(count=4, seed=1, composite=composite)
     for progress in preview_synthesis(project, smoke / "preview", renderer_factory(), preview):
         yield Progress(0, None, f"smoke: rendering and compositing: {progress.message}")
     dataset = DatasetConfig(images=config.smoke_images, synthetic=0.5, seed=1,
                             image_format="jpg", composite=composite)
-    dataset_dir = project.root / "datasets" / "smoke-main-job"
+    dataset_dir = smoke / "dataset"
     for progress in build_dataset(project, dataset_dir, dataset, renderer_factory,
                                   renderer_name, workers=config.workers):
         yield Progress(0, None, f"smoke: synthesising: {progress.message}")
@@ -105,8 +107,6 @@ def run_main_job(project: Project, out: Path, bundled_detector: Path | None,
     train_config = replace(PRESETS["tiny"].train, steps=config.smoke_steps,
                            eval_every=config.smoke_steps, checkpoint_every=config.smoke_steps)
     run_dir = smoke / "run"
-    if run_dir.exists():  # a previous smoke run, made by this job: train afresh
-        shutil.rmtree(run_dir)
     for progress in train_detector(run_dir, DetectionDataset(train, spec.image_size),
                                    DetectionDataset(val, spec.image_size), spec, train_config):
         yield Progress(0, None, f"smoke: training {progress.message}")
