@@ -274,6 +274,11 @@ def test_training_from_pretrained_weights_records_them(toy, tmp_path):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["pretrained_kind"] == "backbone"
     assert config["model"]["norm"] == "frozen"
+    list(train_detector(tmp_path / "run", train, val, spec, replace(TINY, steps=3),
+                        resume=True))
+    resumed = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert resumed["pretrained"] == config["pretrained"]  # still says where it started
+    assert resumed["pretrained_kind"] == "backbone" and resumed["config"]["steps"] == 3
 
 
 def test_a_constant_mix_needs_both_pools(toy, tmp_path):

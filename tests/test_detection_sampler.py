@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytest.importorskip("torch")  # the detection package needs it (the plan itself is numpy)
+
 from billet_studio.detection.sampler import BatchPlan, MixSchedule
 
 

@@ -151,6 +151,7 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
         spec = ModelSpec.from_json(saved["model"])
         config = replace(DetectorTrainConfig.from_json(saved["config"]), steps=config.steps)
         pretrained = None  # the checkpoint already holds them
+        origin = saved.get("pretrained"), saved.get("pretrained_kind")
     elif store.list():
         raise AnnotationError(run_dir, "already holds checkpoints; resume it or choose a new "
                                        "run name")
@@ -159,7 +160,10 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
     torch.manual_seed(config.seed)
     device = pick_device()
     module = build_detector(spec)
-    pretrained_kind = load_pretrained(module, spec, pretrained) if pretrained else None
+    if pretrained is not None:
+        origin = str(pretrained), load_pretrained(module, spec, pretrained)
+    elif not resume:
+        origin = None, None
     module.to(device)
     if device.type == "cuda":
         module = module.to(memory_format=torch.channels_last)
@@ -187,8 +191,8 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
         atomic_write_json(run_dir / "config.json", {
             "model": {**asdict(spec), "classes": list(spec.classes)},
             "config": asdict(config), "code_version": __version__, "device": device.type,
-            "processes": context.world_size, "pretrained": str(pretrained or "") or None,
-            "pretrained_kind": pretrained_kind, "train_images": len(train),
+            "processes": context.world_size, "pretrained": origin[0],
+            "pretrained_kind": origin[1], "train_images": len(train),
             "val_images": len(val), "sources": sources or {}})
         log = JsonlProgressWriter(run_dir / "log.jsonl")
     autocast = device.type == "cuda"
