@@ -51,6 +51,7 @@ def test_tiny_grid_produces_the_complete_table3_layout(demo, capsys):
         f"{m}.png" for m in METRICS)
     report = (folder / "report.html").read_text()
     assert "Poorly or partially visible" in report and report.count("<img") == len(METRICS)
+    assert "a plumbing check, not a result" in report  # the tiny budget says so
     assert "exp6-real635" in printed and "report:" in printed
     # Test images never entered a training set.
     test_names = {i["file_name"].split("/")[-1]

@@ -184,6 +184,8 @@ def _report(rows: Sequence[dict[str, Any]], plots: Sequence[Path], config: Any) 
             f"{html.escape(config.budget)}, {config.seeds} seed(s). Rates in percent of "
             "digits (TP, MC, FN, FP) or billets (CB); [95 % bootstrap interval over billets]"
             " ±standard deviation over seeds. CB_prior reads IDs with the format prior.</p>",
+            ("<p><b>Tiny budget: a plumbing check, not a result.</b> A detector trained for "
+             "a handful of steps reads nothing yet.</p>" if config.budget == "tiny" else ""),
             "<table><tr><th>Experiment</th><th>Synthetic</th><th>Test subset</th>"
             + "".join(f"<th>{m}</th>" for m in METRICS) + "</tr>"]
     for row in rows:
