@@ -355,19 +355,12 @@ def test_detect_names_a_coco_file_whose_images_are_elsewhere(toy, tmp_path, caps
 
 
 def test_torchrun_with_two_gloo_processes(toy, tmp_path):
-    import os
-    import subprocess
-    import sys
+    from torchrun import run_torchrun
 
     project = _project(tmp_path / "project")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_addr", "127.0.0.1", "--master_port", "29531",
-               "-m", "billet_studio", "detector", "train", str(project), "--dataset",
-               str(toy), "--preset", "tiny", "--image-size", str(SIZE), "--steps", "4",
-               "--eval-every", "2", "--run-name", "ddp", "--workers", "0"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    result = run_torchrun(["detector", "train", str(project), "--dataset", str(toy),
+                           "--preset", "tiny", "--image-size", str(SIZE), "--steps", "4",
+                           "--eval-every", "2", "--run-name", "ddp", "--workers", "0"], 29531)
     assert "rank 0 of 2: trained to step 4" in result.stdout
     assert "rank 1 of 2: trained to step 4" in result.stdout
     run = project / "runs" / "detector" / "ddp"

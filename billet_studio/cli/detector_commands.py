@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from billet_studio.cli.gan_commands import first_interrupt_cancels
+from billet_studio.cli.gan_commands import drive_training, path_or_bundled
 from billet_studio.cli.progress import ProgressBar, run_job
 from billet_studio.cli.project_commands import open_project
 
@@ -117,8 +117,7 @@ def _train(args: argparse.Namespace, context) -> int:
         ModelSpec,
         train_detector,
     )
-    from billet_studio.detection.data import training_samples
-    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
+    from billet_studio.detection.data import image_size_of, training_samples
 
     project = open_project(args.project)
     classes = tuple(project.config.classes)
@@ -126,7 +125,7 @@ def _train(args: argparse.Namespace, context) -> int:
     train_samples, val_samples = training_samples(folder, classes)
     preset = PRESETS[args.preset]
     image_size = args.image_size or (preset.image_size if args.preset != "paper" else
-                                     max(max(s.width, s.height) for s in train_samples))
+                                     image_size_of(train_samples))
     norm = args.norm or ("frozen" if args.weights else "group")
     spec = ModelSpec(args.arch or preset.architecture, classes, image_size, norm)
     overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
@@ -153,34 +152,19 @@ def _train(args: argparse.Namespace, context) -> int:
     say(f"{len(train_samples)} training images ({sum(s.synthetic for s in train_samples)} "
         f"synthetic), {len(val_samples)} validation images; {spec.architecture} at "
         f"{spec.image_size} px, {spec.norm} norm; run folder {run_dir}")
-    cancel = CancelToken(stop_file=run_dir / STOP_REQUEST_NAME)
-    bar = ProgressBar("detector") if context.is_main else None
-    job = train_detector(run_dir, DetectionDataset(train_samples, spec.image_size),
-                         DetectionDataset(val_samples, spec.image_size), spec, config,
-                         cancel, resume=bool(args.resume), context=context,
-                         pretrained=Path(args.weights) if args.weights else None,
-                         sources={"dataset": str(folder)})
-    last = 0
-    with first_interrupt_cancels(cancel):
-        try:
-            for progress in job:
-                last = progress.step
-                if bar is not None:
-                    m = progress.metrics
-                    bar.update(progress.step, progress.total,
-                               f"loss {m['loss']:.3f} lr {m['lr']:.2g} "
-                               f"{m['images_per_s']:.1f} img/s")
-                    if "val_mAP50" in m:
-                        say(f"\nstep {progress.step}: val loss {m['val_loss']:.3f}, "
-                            f"val mAP@0.5 {m['val_mAP50']:.3f}")
-        finally:
-            if bar is not None:
-                bar.close()
-            if context.is_main:
-                (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
-    if context.active:
-        print(f"rank {context.rank} of {context.world_size}: trained to step {last}")
-    say(f"finished; checkpoints in {run_dir / 'checkpoints'}")
+    drive_training(
+        "detector", run_dir,
+        lambda cancel: train_detector(
+            run_dir, DetectionDataset(train_samples, spec.image_size),
+            DetectionDataset(val_samples, spec.image_size), spec, config, cancel,
+            resume=bool(args.resume), context=context,
+            pretrained=Path(args.weights) if args.weights else None,
+            sources={"dataset": str(folder)}),
+        context,
+        lambda p: (f"loss {p.metrics['loss']:.3f} lr {p.metrics['lr']:.2g} "
+                   f"{p.metrics['images_per_s']:.1f} img/s"),
+        lambda p: (f"\nstep {p.step}: val loss {p.metrics['val_loss']:.3f}, val mAP@0.5 "
+                   f"{p.metrics['val_mAP50']:.3f}" if "val_mAP50" in p.metrics else None))
     return 0
 
 
@@ -211,14 +195,9 @@ def cmd_detector_export(args: argparse.Namespace) -> int:
 
 def run_reference(text: str) -> Path:
     """A run folder or weights file, or ``bundled`` for the demo detector in models/."""
-    if text != "bundled":
-        return Path(text)
-    from billet_studio.detection.bundled import bundled_detector_path
+    from billet_studio.detection.bundled import BUNDLED_DETECTOR
 
-    path = bundled_detector_path()
-    if path is None:
-        raise ValueError("this installation has no bundled detector (models/ lacks it)")
-    return path
+    return path_or_bundled(text, BUNDLED_DETECTOR, "detector")
 
 
 def _loaded(args: argparse.Namespace):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from billet_studio.cli.gan_commands import first_interrupt_cancels
@@ -13,6 +15,7 @@ from billet_studio.cli.synth_commands import (
     add_composite_arguments,
     add_renderer_arguments,
     composite_config,
+    default_renderer,
     renderer_factory,
 )
 
@@ -79,14 +82,12 @@ def cmd_demo_run(args: argparse.Namespace) -> int:
     """The main job headless: build the demo if needed, score the bundled detector on a
     fresh test world, then run every stage once with smoke budgets."""
     import time
-    from pathlib import Path
 
     from billet_studio.annotations import Project
     from billet_studio.cli.evaluate_commands import print_rates
     from billet_studio.demo import DemoConfig, build_demo_project
     from billet_studio.detection.bundled import bundled_detector_path
     from billet_studio.experiments.main_job import SMOKE_LABEL, MainJobConfig, run_main_job
-    from billet_studio.gan.bundled import bundled_generator_path
 
     started = time.monotonic()
     root = Path(args.dir)
@@ -95,12 +96,7 @@ def cmd_demo_run(args: argparse.Namespace) -> int:
 
         run_job("demo", build_demo_project(root, DemoConfig(workers=args.workers)))
     project = Project.open(root)
-    if bundled_generator_path() is not None:
-        args.renderer, args.checkpoint, args.weight, args.gan_run = "gan", None, None, None
-    else:
-        args.renderer, args.checkpoint, args.weight, args.gan_run = ("classical", None, None,
-                                                                     None)
-    factory, described = renderer_factory(args, threads=1)
+    factory, described = default_renderer(threads=1)
     detector = bundled_detector_path()
     out = root / "runs" / "main-job"
     bar = ProgressBar("main job")
@@ -129,7 +125,5 @@ def cmd_demo_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(folder) -> dict:
-    import json
-
+def _summary(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "summary.json").read_text(encoding="utf-8"))

@@ -6,8 +6,9 @@ import argparse
 import contextlib
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from billet_studio.cli.progress import ProgressBar
 from billet_studio.cli.project_commands import open_project
@@ -30,6 +31,36 @@ def first_interrupt_cancels(cancel) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def drive_training(label: str, run_dir: Path, start_job: Callable[[Any], Iterator[Any]],
+                   context: Any, describe: Callable[[Any], str],
+                   announce: Callable[[Any], str | None] = lambda progress: None) -> None:
+    """Run a training job with a progress bar on rank 0; Ctrl-C or the run's STOP file
+    stops it after the current step (the STOP file is removed after)."""
+    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
+
+    cancel = CancelToken(stop_file=run_dir / STOP_REQUEST_NAME)
+    bar = ProgressBar(label) if context.is_main else None
+    last = 0
+    with first_interrupt_cancels(cancel):
+        try:
+            for progress in start_job(cancel):
+                last = progress.step
+                if bar is not None:
+                    bar.update(progress.step, progress.total, describe(progress))
+                    line = announce(progress)
+                    if line:
+                        print(line)
+        finally:
+            if bar is not None:
+                bar.close()
+            if context.is_main:
+                (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
+    if context.active:
+        print(f"rank {context.rank} of {context.world_size}: trained to step {last}")
+    if context.is_main:
+        print(f"finished; checkpoints in {run_dir / 'checkpoints'}")
+
+
 def cmd_gan_train(args: argparse.Namespace) -> int:
     from billet_studio.training.distributed import from_environment, shutdown
 
@@ -42,8 +73,6 @@ def cmd_gan_train(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, context) -> int:
     from billet_studio.gan import PRESETS, GanTrainConfig, collect_pairs, load_size, train_gan
-    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
-
     project = open_project(args.project)
     if args.resume:
         run_dir = Path(args.resume)
@@ -69,26 +98,13 @@ def _train(args: argparse.Namespace, context) -> int:
             say(f"legibility reader: {len(legibility.classes)} characters, "
                 f"{legibility.real_accuracy:.0%} on held-out real stamps; "
                 f"{len(legibility.masks)} fresh template masks to read at each checkpoint")
-    cancel = CancelToken(stop_file=run_dir / STOP_REQUEST_NAME)
-    bar = ProgressBar("gan") if context.is_main else None
-    last = 0
-    with first_interrupt_cancels(cancel):
-        try:
-            for progress in train_gan(run_dir, train, val, config, cancel,
-                                      resume=bool(args.resume), context=context,
-                                      legibility=legibility):
-                last = progress.step
-                if bar is not None:
-                    losses = " ".join(f"{k} {v:.3f}" for k, v in progress.metrics.items())
-                    bar.update(progress.step, progress.total, losses)
-        finally:
-            if bar is not None:
-                bar.close()
-            if context.is_main:
-                (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
-    if context.active:
-        print(f"rank {context.rank} of {context.world_size}: trained to step {last}")
-    say(f"finished; checkpoints in {run_dir / 'checkpoints'}")
+    drive_training(
+        "gan", run_dir,
+        lambda cancel: train_gan(run_dir, train, val, config, cancel,
+                                 resume=bool(args.resume), context=context,
+                                 legibility=legibility),
+        context,
+        lambda progress: " ".join(f"{k} {v:.3f}" for k, v in progress.metrics.items()))
     return 0
 
 
@@ -162,13 +178,21 @@ def checkpoint_pool(texts: list[str], weights: list[float] | None
 
 def checkpoint_path(text: str) -> Path:
     """A checkpoint file, or ``bundled`` for the generator that ships in models/."""
+    from billet_studio.gan.bundled import BUNDLED_GENERATOR
+
+    return path_or_bundled(text, BUNDLED_GENERATOR, "generator")
+
+
+def path_or_bundled(text: str, name: str, what: str) -> Path:
+    """``text`` as a path, or for ``bundled`` the model ``models/<name>``."""
     if text != "bundled":
         return Path(text)
-    from billet_studio.gan.bundled import bundled_generator_path
+    from billet_studio.training.bundled import bundled_model_path
 
-    path = bundled_generator_path()
+    path = bundled_model_path(name)
     if path is None:
-        raise ValueError("this installation has no bundled generator (models/ is empty)")
+        raise ValueError(f"this installation has no bundled {what} (models/{name} is "
+                         "missing)")
     return path
 
 

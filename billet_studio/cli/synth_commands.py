@@ -124,6 +124,18 @@ def renderer_factory(args: argparse.Namespace, threads: int | None = None
     return functools.partial(gan_renderer, pool, threads), f"gan: {described}"
 
 
+def default_renderer(threads: int | None = None) -> tuple[Callable[[], Any], str]:
+    """The bundled generator when this installation has one, else classical shading."""
+    from billet_studio.gan.bundled import bundled_generator_path
+
+    path = bundled_generator_path()
+    if path is None:
+        from billet_studio.synthesis import ClassicalRenderer
+
+        return ClassicalRenderer, "classical"
+    return functools.partial(gan_renderer, [(path, 1.0)], threads), f"gan: {path} x1"
+
+
 def _run_printing_warnings(label: str, job: Any) -> None:
     """Drive a job with a progress bar; its "warning: ..." reports are printed after."""
     bar = ProgressBar(label)

@@ -3,8 +3,9 @@ reading and evaluation work before a project has trained its own."""
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
+
+from billet_studio.training.bundled import bundled_model_path
 
 #: MobileNet-v3 FPN trained on the demo project; models/README.md says how.
 BUNDLED_DETECTOR = "detector-demo.safetensors"
@@ -12,5 +13,4 @@ BUNDLED_DETECTOR = "detector-demo.safetensors"
 
 def bundled_detector_path() -> Path | None:
     """The bundled detector's weights (a JSON sidecar lies beside them), if installed."""
-    path = Path(str(files("billet_studio.models") / BUNDLED_DETECTOR))
-    return path if path.is_file() else None
+    return bundled_model_path(BUNDLED_DETECTOR)

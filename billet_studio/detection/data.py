@@ -154,6 +154,11 @@ def collate(batch: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]
     return list(images), list(targets)
 
 
+def image_size_of(samples: Sequence[DetectionSample]) -> int:
+    """The input side that shrinks none of ``samples``: their largest side."""
+    return max(max(s.width, s.height) for s in samples)
+
+
 def training_samples(folder: Path, classes: Sequence[str]
                      ) -> tuple[list[DetectionSample], list[DetectionSample]]:
     """A dataset folder's train.json and val.json (empty when absent); a test-split image

@@ -209,8 +209,9 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
         loaded = time.monotonic()
         step += 1
         images, targets = to_device(images, targets, device)
+        rate = learning_rate(step, config)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, config)
+            group["lr"] = rate
         model.train()
         with torch.autocast(device.type, torch.bfloat16, enabled=autocast):
             losses = model(images, targets)
@@ -234,7 +235,7 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
         stopping = any_rank(cancel is not None and cancel.cancelled, context)
         validating = step % config.eval_every == 0 or step == config.steps
         saving = step % config.checkpoint_every == 0 or step == config.steps or stopping
-        metrics = {**values, "lr": learning_rate(step, config)}
+        metrics = {**values, "lr": rate}
         timing = _timing(step, start, config, time.monotonic() - started, waited, busy)
         metrics.update(timing)
         if validating and context.is_main and len(val):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from billet_studio.evaluation.matching import MatchConfig, match_detections
-from billet_studio.evaluation.metrics import average_precision
+from billet_studio.evaluation.metrics import mean_average_precision
 
 Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 
@@ -42,7 +42,7 @@ def validate(model: nn.Module, batches: Iterable[Batch], device: torch.device,
     sums: dict[str, float] = {}
     count = 0
     labels, scores, hits = [], [], []
-    digits = np.zeros(n_classes + 1, dtype=np.int64)
+    digits = np.zeros(n_classes, dtype=np.int64)
     everything = MatchConfig(iou=0.5, score=-np.inf)
     was_training = model.training
     with torch.random.fork_rng(devices=[]):
@@ -61,10 +61,10 @@ def validate(model: nn.Module, batches: Iterable[Batch], device: torch.device,
             count += len(images)
             for output, target in zip(outputs, targets, strict=True):
                 truth_boxes = target["boxes"].cpu().numpy().astype(np.float64)
-                truth_labels = target["labels"].cpu().numpy()
-                digits += np.bincount(truth_labels, minlength=n_classes + 1)
+                truth_labels = target["labels"].cpu().numpy() - 1  # 0-based, as evaluation
+                digits += np.bincount(truth_labels, minlength=n_classes)
                 boxes = output["boxes"].float().cpu().numpy().astype(np.float64)
-                pred_labels = output["labels"].cpu().numpy()
+                pred_labels = output["labels"].cpu().numpy() - 1
                 pred_scores = output["scores"].float().cpu().numpy().astype(np.float64)
                 match = match_detections(truth_boxes, truth_labels, boxes, pred_labels,
                                          pred_scores, everything)
@@ -74,19 +74,6 @@ def validate(model: nn.Module, batches: Iterable[Batch], device: torch.device,
     model.train(was_training)
     result = {f"val_{k}": v / max(count, 1) for k, v in sums.items()}
     result["val_loss"] = sum(result.values())
-    result["val_mAP50"] = _map50(labels, scores, hits, digits)
+    mean, _ = mean_average_precision(labels, scores, hits, digits)
+    result["val_mAP50"] = float("nan") if mean is None else mean
     return result
-
-
-def _map50(labels: list[np.ndarray], scores: list[np.ndarray], hits: list[np.ndarray],
-           digits: np.ndarray) -> float:
-    all_labels = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
-    all_scores = np.concatenate(scores) if scores else np.zeros(0)
-    all_hits = np.concatenate(hits) if hits else np.zeros(0, dtype=bool)
-    values = []
-    for label in range(1, len(digits)):
-        mine = all_labels == label
-        ap = average_precision(all_scores[mine], all_hits[mine], int(digits[label]))
-        if ap is not None:
-            values.append(ap)
-    return float(np.mean(values)) if values else float("nan")

@@ -181,12 +181,21 @@ def map50(billets: Sequence[BilletScore], n_classes: int, matched_at: float = 0.
         labels.append(preds.labels)
         scores.append(preds.scores)
         hits.append(match.pred_kind == "TP")
-    all_labels = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
-    all_scores = np.concatenate(scores) if scores else np.zeros(0)
-    all_hits = np.concatenate(hits) if hits else np.zeros(0, dtype=bool)
+    mean, per = mean_average_precision(labels, scores, hits, digits)
+    return {"mAP50": mean, "per_class": per}
+
+
+def mean_average_precision(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray],
+                           hits: Sequence[np.ndarray], digits: np.ndarray
+                           ) -> tuple[float | None, dict[int, float | None]]:
+    """(mean AP over classes with digits, AP per class) from per-image prediction labels
+    (0-based), scores and TP flags, and the digit count of each class."""
+    all_labels = np.concatenate(labels) if len(labels) else np.zeros(0, dtype=np.int64)
+    all_scores = np.concatenate(scores) if len(scores) else np.zeros(0)
+    all_hits = np.concatenate(hits) if len(hits) else np.zeros(0, dtype=bool)
     per: dict[int, float | None] = {}
-    for c in range(n_classes):
+    for c in range(len(digits)):
         mine = all_labels == c
         per[c] = average_precision(all_scores[mine], all_hits[mine], int(digits[c]))
     known = [v for v in per.values() if v is not None]
-    return {"mAP50": float(np.mean(known)) if known else None, "per_class": per}
+    return (float(np.mean(known)) if known else None), per

@@ -26,12 +26,13 @@ from billet_studio.annotations.exporters.report import labelled_records
 from billet_studio.detection import PRESETS as DETECTOR_PRESETS
 from billet_studio.detection import (
     DetectionDataset,
+    DetectorTrainConfig,
     ModelSpec,
     load_detector,
     pick_device,
     train_detector,
 )
-from billet_studio.detection.data import training_samples
+from billet_studio.detection.data import image_size_of, training_samples
 from billet_studio.detection.inference import detect_to_coco, images_of_coco
 from billet_studio.evaluation.evaluate import EvaluationConfig, EvaluationInputs, run_evaluation
 from billet_studio.evaluation.metrics import BootstrapConfig
@@ -142,6 +143,38 @@ def run_experiment(project: Project, folder: Path, config: ExperimentConfig,
     yield Progress(total, total, f"wrote {folder / 'report.html'}")
 
 
+def train_on_dataset(dataset_dir: Path, run_dir: Path, classes: tuple[str, ...],
+                     architecture: str, image_size: int | None, config: DetectorTrainConfig,
+                     cancel: CancelToken | None = None, resume: bool = False,
+                     sources: dict[str, Any] | None = None) -> Iterator[Progress]:
+    """Job: train a detector from scratch on a dataset folder (``image_size`` None: the
+    dataset's own size)."""
+    train, val = training_samples(dataset_dir, classes)
+    size = image_size or image_size_of(train)
+    spec = ModelSpec(architecture, classes, size, "group")
+    yield from train_detector(run_dir, DetectionDataset(train, size),
+                              DetectionDataset(val, size), spec, config, cancel,
+                              resume=resume, sources=sources)
+
+
+def detect_split(reference: Path, truth: Path, project: Project, out: Path,
+                 cancel: CancelToken | None = None) -> Iterator[Progress]:
+    """Job: a trained detector over a COCO split whose names are relative to the project."""
+    device = pick_device()
+    model, spec, _ = load_detector(reference, device)
+    images, categories = images_of_coco(truth, project.root)
+    yield from detect_to_coco(model, spec, images, out, device, categories, cancel=cancel)
+
+
+def evaluate_split(truth: Path, predictions: Path, project: Project, out: Path,
+                   bootstrap: int, cancel: CancelToken | None = None) -> Iterator[Progress]:
+    """Job: score predictions on a project split with its ID format, sites and visibility."""
+    inputs = EvaluationInputs(truth, predictions, project.config.id_format,
+                              image_root=project.root, project=project.root)
+    config = EvaluationConfig(bootstrap=BootstrapConfig(resamples=bootstrap))
+    yield from run_evaluation(inputs, out, config, cancel)
+
+
 def _run_cell(project: Project, folder: Path, cell: Cell, config: ExperimentConfig,
               truth: Path, cancel: CancelToken | None, done: int, total: int
               ) -> Iterator[Progress]:
@@ -151,14 +184,11 @@ def _run_cell(project: Project, folder: Path, cell: Cell, config: ExperimentConf
     latest = CheckpointStore(run_dir).latest()
     if latest is None or latest.step < train_config.steps:
         preset = DETECTOR_PRESETS[config.budget]
-        classes = tuple(project.config.classes)
-        train, val = training_samples(folder / "datasets" / cell.experiment, classes)
-        size = (preset.image_size if config.budget != "paper"
-                else max(max(s.width, s.height) for s in train))
-        spec = ModelSpec(preset.architecture, classes, size, "group")
-        job = train_detector(run_dir, DetectionDataset(train, size), DetectionDataset(val, size),
-                             spec, train_config, cancel, resume=latest is not None,
-                             sources={"experiment": cell.experiment, "seed": cell.seed})
+        size = preset.image_size if config.budget != "paper" else None
+        job = train_on_dataset(folder / "datasets" / cell.experiment, run_dir,
+                               tuple(project.config.classes), preset.architecture, size,
+                               train_config, cancel, resume=latest is not None,
+                               sources={"experiment": cell.experiment, "seed": cell.seed})
         for progress in job:
             if progress.step % 10 == 0 or progress.step == progress.total:
                 yield Progress(done, total, f"{cell.name}: training {progress.message}",
@@ -166,19 +196,12 @@ def _run_cell(project: Project, folder: Path, cell: Cell, config: ExperimentConf
     yield Progress(done + 1, total, f"{cell.name}: trained")
     predictions = cell_dir / "predictions.json"
     if not predictions.exists():
-        device = pick_device()
-        model, spec, _ = load_detector(run_dir, device)
-        images, categories = images_of_coco(truth, project.root)
-        for progress in detect_to_coco(model, spec, images, predictions, device, categories,
-                                       cancel=cancel):
+        for progress in detect_split(run_dir, truth, project, predictions, cancel):
             yield Progress(done + 1, total, f"{cell.name}: detecting {progress.message}")
     yield Progress(done + 2, total, f"{cell.name}: detected")
     evaluation = cell_dir / "evaluation"
     if not (evaluation / "summary.json").exists():
-        inputs = EvaluationInputs(truth, predictions, project.config.id_format,
-                                  image_root=project.root, project=project.root)
-        settings = EvaluationConfig(bootstrap=BootstrapConfig(resamples=config.bootstrap),
-                                    report=True)
-        for _ in run_evaluation(inputs, evaluation, settings, cancel):
+        for _ in evaluate_split(truth, predictions, project, evaluation, config.bootstrap,
+                                cancel):
             pass
     yield Progress(done + 3, total, f"{cell.name}: evaluated")

@@ -18,19 +18,13 @@ from typing import Any
 
 from billet_studio.annotations import Project
 from billet_studio.demo import DemoConfig, build_demo_project
-from billet_studio.detection import (
-    PRESETS,
-    DetectionDataset,
-    ModelSpec,
-    load_detector,
-    pick_device,
-    train_detector,
+from billet_studio.detection import PRESETS
+from billet_studio.experiments.grid import (
+    detect_split,
+    evaluate_split,
+    train_on_dataset,
+    write_test_truth,
 )
-from billet_studio.detection.data import training_samples
-from billet_studio.detection.inference import detect_to_coco, images_of_coco
-from billet_studio.evaluation.evaluate import EvaluationConfig, EvaluationInputs, run_evaluation
-from billet_studio.evaluation.metrics import BootstrapConfig
-from billet_studio.experiments.grid import write_test_truth
 from billet_studio.jobs import Progress
 from billet_studio.synthesis import CompositeConfig
 from billet_studio.synthesis.dataset_build import build_dataset
@@ -53,21 +47,6 @@ class MainJobConfig:
     workers: int = 2
 
 
-def _evaluate(truth: Path, predictions: Path, project: Project, out: Path,
-              bootstrap: int) -> Iterator[Progress]:
-    inputs = EvaluationInputs(truth, predictions, project.config.id_format,
-                              image_root=project.root, project=project.root)
-    config = EvaluationConfig(bootstrap=BootstrapConfig(resamples=bootstrap))
-    yield from run_evaluation(inputs, out, config)
-
-
-def _detect(reference: Path, truth: Path, project: Project, out: Path) -> Iterator[Progress]:
-    device = pick_device()
-    model, spec, _ = load_detector(reference, device)
-    images, categories = images_of_coco(truth, project.root)
-    yield from detect_to_coco(model, spec, images, out, device, categories)
-
-
 def run_main_job(project: Project, out: Path, bundled_detector: Path | None,
                  renderer_factory: Callable[[], Any], renderer_name: str,
                  config: MainJobConfig = MainJobConfig()) -> Iterator[Progress]:
@@ -84,9 +63,9 @@ def run_main_job(project: Project, out: Path, bundled_detector: Path | None,
         truth = out / "bundled" / "test.json"
         write_test_truth(fresh, truth)
         predictions = out / "bundled" / "predictions.json"
-        for progress in _detect(bundled_detector, truth, fresh, predictions):
+        for progress in detect_split(bundled_detector, truth, fresh, predictions):
             yield Progress(0, None, f"bundled detector: {progress.message}")
-        yield from _evaluate(truth, predictions, fresh, out / "bundled" / "evaluation",
+        yield from evaluate_split(truth, predictions, fresh, out / "bundled" / "evaluation",
                              config.bootstrap)
     smoke = out / "smoke"
     if smoke.exists():  # made by an earlier main job (perhaps with another renderer)
@@ -101,18 +80,16 @@ def run_main_job(project: Project, out: Path, bundled_detector: Path | None,
     for progress in build_dataset(project, dataset_dir, dataset, renderer_factory,
                                   renderer_name, workers=config.workers):
         yield Progress(0, None, f"smoke: synthesising: {progress.message}")
-    classes = tuple(project.config.classes)
-    train, val = training_samples(dataset_dir, classes)
-    spec = ModelSpec(PRESETS["tiny"].architecture, classes, config.smoke_size, "group")
     train_config = replace(PRESETS["tiny"].train, steps=config.smoke_steps,
                            eval_every=config.smoke_steps, checkpoint_every=config.smoke_steps)
     run_dir = smoke / "run"
-    for progress in train_detector(run_dir, DetectionDataset(train, spec.image_size),
-                                   DetectionDataset(val, spec.image_size), spec, train_config):
+    for progress in train_on_dataset(dataset_dir, run_dir, tuple(project.config.classes),
+                                     PRESETS["tiny"].architecture, config.smoke_size,
+                                     train_config):
         yield Progress(0, None, f"smoke: training {progress.message}")
     truth = smoke / "test.json"
     write_test_truth(project, truth)
-    for progress in _detect(run_dir, truth, project, smoke / "predictions.json"):
+    for progress in detect_split(run_dir, truth, project, smoke / "predictions.json"):
         yield Progress(0, None, f"smoke: detecting {progress.message}")
-    yield from _evaluate(truth, smoke / "predictions.json", project, smoke / "evaluation",
+    yield from evaluate_split(truth, smoke / "predictions.json", project, smoke / "evaluation",
                          config.bootstrap)

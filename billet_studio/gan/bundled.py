@@ -3,8 +3,9 @@ work before a project has trained its own."""
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
+
+from billet_studio.training.bundled import bundled_model_path
 
 #: A ``small`` generator trained on the demo project; models/README.md says how.
 BUNDLED_GENERATOR = "pix2pix-small-demo.safetensors"
@@ -12,5 +13,4 @@ BUNDLED_GENERATOR = "pix2pix-small-demo.safetensors"
 
 def bundled_generator_path() -> Path | None:
     """The bundled generator's weights (a JSON sidecar lies beside them), if installed."""
-    path = Path(str(files("billet_studio.models") / BUNDLED_GENERATOR))
-    return path if path.is_file() else None
+    return bundled_model_path(BUNDLED_GENERATOR)
