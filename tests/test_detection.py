@@ -177,6 +177,26 @@ def test_a_few_steps_on_tiny_images_with_empty_targets_lower_the_loss(toy, tmp_p
     assert any("val_mAP50" in line["metrics"] for line in logged)
 
 
+def test_the_untrained_baseline_is_the_state_training_started_from(toy, tmp_path):
+    from billet_studio.detection.run_files import initial_detector
+
+    train, val = datasets(toy)
+    # One warm-up step moves the weights by lr * warmup_factor (1e-5 here): a checkpoint
+    # at step 1 sits next to the run's own initial state and far from another seed's.
+    config = replace(TINY, steps=1, warmup_steps=1000)
+    list(train_detector(tmp_path / "run", train, val, SPEC, config))
+    list(train_detector(tmp_path / "other", train, val, SPEC, replace(config, seed=5)))
+    state = torch.get_rng_state()
+    mine, spec, facts = initial_detector(tmp_path / "run")
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random state is kept
+    other, _, _ = initial_detector(tmp_path / "other")
+    assert spec == SPEC and facts["step"] == 0 and not mine.training
+    stepped = _weights(tmp_path / "run")
+    own = max((mine.state_dict()[k] - v).abs().max().item() for k, v in stepped.items())
+    far = max((other.state_dict()[k] - v).abs().max().item() for k, v in stepped.items())
+    assert own < 1e-3 < 0.05 < far, (own, far)
+
+
 def _weights(run: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 

@@ -99,6 +99,52 @@ def test_main_job_scores_a_detector_on_a_fresh_world_and_runs_every_stage(demo, 
     assert (second / "smoke" / "preview" / "contact_sheet.png").exists()
 
 
+def test_run_report_scores_the_untrained_model_and_each_checkpoint(demo, tmp_path, capsys):
+    from billet_studio.experiments.run_report import read_learning_curve
+
+    assert main(["dataset", "build", str(demo), "--out", "report-data", "-n", "8",
+                 "--synthetic", "0.5", "--renderer", "classical", "--size", "128",
+                 "--characters", "0", "--workers", "1"]) == 0
+    assert main(["detector", "train", str(demo), "--dataset", "report-data", "--preset",
+                 "tiny", "--steps", "4", "--eval-every", "2", "--run-name", "r"]) == 0
+    run = demo / "runs" / "detector" / "r"
+    out = tmp_path / "report"
+    command = ["detector", "report", str(run), "--project", str(demo), "--out", str(out),
+               "--bootstrap", "10"]
+    assert main(command) == 0
+    printed = capsys.readouterr().out
+    assert "step 0 (untrained)" in printed and "report:" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert [(r["step"], r["subset"]) for r in results["rows"]] == [
+        (step, s) for step in (0, 2, 4) for s in SUBSETS]
+    assert [t["step"] for t in results["test_by_step"]] == [0, 2, 4]
+    markdown = (out / "report.md").read_text()
+    assert "| step 0 (untrained) | All |" in markdown and "learning_curve.png" in markdown
+    assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert markdown.count("| step ") == 3 * len(SUBSETS)
+    assert [c["step"] for c in read_learning_curve(run / "log.jsonl")][-1] == 4
+    # A re-run keeps finished scores; an unknown step is refused with the ones there are.
+    stamp = (out / "steps" / "step_0000002" / "predictions.json").stat().st_mtime_ns
+    assert main([*command, "--steps", "0,2"]) == 0
+    assert (out / "steps" / "step_0000002" / "predictions.json").stat().st_mtime_ns == stamp
+    assert main([*command, "--steps", "3"]) == 2
+    assert "no checkpoint for step(s) 3; it has 2, 4" in capsys.readouterr().err
+
+
+def test_a_resumed_run_s_log_keeps_the_later_entry_and_a_torn_last_line(tmp_path):
+    from billet_studio.annotations import AnnotationError
+    from billet_studio.experiments.run_report import read_learning_curve
+
+    log = tmp_path / "log.jsonl"
+    entries = [{"step": 2, "metrics": {"loss": 3.0}}, {"step": 4, "metrics": {"loss": 2.0}},
+               {"step": 4, "metrics": {"loss": 1.5}}, {"step": 6, "metrics": {"lr": 0.1}}]
+    log.write_text("".join(json.dumps(e) + "\n" for e in entries) + '{"step": 8, "met')
+    assert [(c["step"], c["loss"]) for c in read_learning_curve(log)] == [(2, 3.0), (4, 1.5)]
+    log.write_text("not json\n" + json.dumps(entries[0]) + "\n")
+    with pytest.raises(AnnotationError, match="line 1 is not a progress record"):
+        read_learning_curve(log)
+
+
 def test_demo_run_prints_the_plumbing_check(demo, capsys, monkeypatch):
     from billet_studio.experiments import main_job
 

@@ -1,8 +1,9 @@
-"""Commands over the detector: detector train|checkpoints|export, detect, read."""
+"""Commands over the detector: detector train|checkpoints|report|export, detect, read."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,18 @@ def add_detector_commands(add: Callable[..., argparse.ArgumentParser],
     command = add("checkpoints", cmd_detector_checkpoints,
                   "list a run's checkpoints with their losses and validation mAP", detector)
     command.add_argument("run", help="the run folder")
+    command = add("report", cmd_detector_report,
+                  "score the untrained model (step 0) and each checkpoint on the project's "
+                  "test split: Table 3 layout, learning curve, report.md and report.html",
+                  detector)
+    command.add_argument("run", help="the run folder")
+    command.add_argument("--project", required=True, help="the project whose test split "
+                                                          "is scored")
+    command.add_argument("--out", help="report folder (default: RUN/report)")
+    command.add_argument("--steps", help="comma-separated steps to score, 0 for the "
+                                         "untrained model (default: 0 and every checkpoint)")
+    command.add_argument("--bootstrap", type=int, default=1000,
+                         help="bootstrap resamples for the 95 %% intervals")
     command = add("export", cmd_detector_export,
                   "write a run's latest checkpoint as one fp16 safetensors file with its "
                   "sidecar", detector)
@@ -181,6 +194,26 @@ def cmd_detector_checkpoints(args: argparse.Namespace) -> int:
         metrics = info.metadata.get("metrics", {})
         cells = " ".join(f"{metrics.get(c, float('nan')):>12.4f}" for c in columns)
         print(f"{info.step:>8} {cells} {info.metadata.get('wall_time_s', 0):>7.0f}s")
+    return 0
+
+
+def cmd_detector_report(args: argparse.Namespace) -> int:
+    from billet_studio.experiments.results import format_table
+    from billet_studio.experiments.run_report import RunReportConfig, report_run
+
+    project = open_project(args.project)
+    run = Path(args.run)
+    out = Path(args.out) if args.out else run / "report"
+    try:
+        steps = (tuple(int(s) for s in args.steps.split(",")) if args.steps else None)
+    except ValueError:
+        raise ValueError(f"--steps takes comma-separated step numbers, not {args.steps!r}"
+                         ) from None
+    config = RunReportConfig(steps=steps, bootstrap=args.bootstrap)
+    run_job("report", report_run(project, run, out, config))
+    rows = json.loads((out / "results.json").read_text(encoding="utf-8"))["rows"]
+    print(format_table(rows))
+    print(f"report: {out / 'report.html'} (Markdown: {out / 'report.md'})")
     return 0
 
 

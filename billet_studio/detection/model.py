@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
+import torch
 from torch import nn
 from torchvision.models import mobilenet_v3_large, resnet50
 from torchvision.models.detection import FasterRCNN
@@ -131,6 +132,13 @@ def build_detector(spec: ModelSpec) -> FasterRCNN:
         model = FasterRCNN(backbone, spec.num_classes, **options)
     model.roi_heads = ScoredRoIHeads.replacing(model.roi_heads)
     return model
+
+
+def seeded_detector(spec: ModelSpec, seed: int) -> FasterRCNN:
+    """The detector as a training run of ``seed`` starts it: torch's global generator is
+    seeded, then the model built (the trainer's first act, and the 0-step baseline)."""
+    torch.manual_seed(seed)
+    return build_detector(spec)
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -13,7 +13,8 @@ from torch import nn
 
 from billet_studio import __version__
 from billet_studio.annotations import AnnotationError, atomic_write_bytes, atomic_write_json
-from billet_studio.detection.model import ModelSpec, build_detector
+from billet_studio.detection.model import ModelSpec, build_detector, seeded_detector
+from billet_studio.detection.pretrained import load_pretrained
 from billet_studio.training import CheckpointStore, load_weights, read_sidecar
 from billet_studio.training.checkpoints import sha256_of
 
@@ -66,6 +67,31 @@ def load_detector(reference: Path, device: torch.device | None = None
     if device is not None:
         model.to(device)
     return model, spec, metadata
+
+
+def initial_detector(run_dir: Path, device: torch.device | None = None
+                     ) -> tuple[nn.Module, ModelSpec, dict[str, Any]]:
+    """The run's detector before its first step (its seed's initialisation, plus the
+    pretrained weights it started from), in eval mode: the 0-step baseline."""
+    saved = read_run_config(run_dir)
+    try:
+        spec = ModelSpec.from_json(saved["model"])
+        seed = int(saved["config"]["seed"])
+    except (TypeError, ValueError, KeyError) as error:
+        raise AnnotationError(Path(run_dir) / "config.json",
+                              f"has an unusable model spec or seed ({error})") from None
+    with torch.random.fork_rng(devices=[]):  # the caller's random state stays as it was
+        model = seeded_detector(spec, seed)
+    if saved.get("pretrained"):
+        pretrained = Path(saved["pretrained"])
+        if not pretrained.is_file():
+            raise AnnotationError(pretrained, "is missing: the run started from these "
+                                              "pretrained weights")
+        load_pretrained(model, spec, pretrained)
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model, spec, {"model": saved["model"], "step": 0}
 
 
 def export_detector(reference: Path, out: Path, half: bool = True,

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from billet_studio import __version__
 from billet_studio.annotations import AnnotationError, atomic_write_json
 from billet_studio.detection.data import DetectionDataset, collate
-from billet_studio.detection.model import ModelSpec, build_detector
+from billet_studio.detection.model import ModelSpec, seeded_detector
 from billet_studio.detection.pretrained import load_pretrained
 from billet_studio.detection.run_files import read_run_config
 from billet_studio.detection.sampler import BatchPlan, MixSchedule
@@ -157,9 +157,8 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
                                        "run name")
     if len(train) == 0:
         raise AnnotationError(run_dir, "has an empty training set")
-    torch.manual_seed(config.seed)
     device = pick_device()
-    module = build_detector(spec)
+    module = seeded_detector(spec, config.seed)
     if pretrained is not None:
         origin = str(pretrained), load_pretrained(module, spec, pretrained)
     elif not resume:

@@ -37,30 +37,36 @@ def collect_results(folder: Path, cells: Sequence[Any]) -> list[dict[str, Any]]:
         by_experiment.setdefault(cell.experiment, []).append(cell)
     rows = []
     for experiment, members in by_experiment.items():
-        groups = [_cell_groups(folder / "cells" / c.name / "evaluation" / "summary.json")
-                  for c in members]
-        for subset in SUBSETS:
-            present = [g[subset] for g in groups if subset in g]
-            if not present:
+        summaries = [folder / "cells" / c.name / "evaluation" / "summary.json" for c in members]
+        rows += summary_rows({"experiment": experiment, "synthetic": members[0].synthetic,
+                              "images": members[0].images}, summaries)
+    return rows
+
+
+def summary_rows(fields: dict[str, Any], summaries: Sequence[Path]) -> list[dict[str, Any]]:
+    """One experiment's rows, one per test subset, from its evaluations (one per seed):
+    ``fields`` plus each metric's mean over seeds, seed sd and mean 95 % interval."""
+    groups = [_cell_groups(path) for path in summaries]
+    rows = []
+    for subset in SUBSETS:
+        present = [g[subset] for g in groups if subset in g]
+        if not present:
+            continue
+        row: dict[str, Any] = {**fields, "subset": subset, "billets": present[0]["billets"],
+                               "digits": present[0]["digits"], "seeds": len(present)}
+        for metric in METRICS:
+            values = [p["rates"][metric] for p in present if metric in p["rates"]]
+            if not values:
                 continue
-            row: dict[str, Any] = {"experiment": experiment,
-                                   "synthetic": members[0].synthetic,
-                                   "images": members[0].images, "subset": subset,
-                                   "billets": present[0]["billets"],
-                                   "digits": present[0]["digits"], "seeds": len(present)}
-            for metric in METRICS:
-                values = [p["rates"][metric] for p in present if metric in p["rates"]]
-                if not values:
-                    continue
-                centre = [v["value"] for v in values if v["value"] is not None]
-                low = [v["low"] for v in values if v.get("low") is not None]
-                high = [v["high"] for v in values if v.get("high") is not None]
-                row[metric] = {
-                    "value": float(np.mean(centre)) if centre else None,
-                    "low": float(np.mean(low)) if low else None,
-                    "high": float(np.mean(high)) if high else None,
-                    "seed_sd": float(np.std(centre, ddof=1)) if len(centre) > 1 else None}
-            rows.append(row)
+            centre = [v["value"] for v in values if v["value"] is not None]
+            low = [v["low"] for v in values if v.get("low") is not None]
+            high = [v["high"] for v in values if v.get("high") is not None]
+            row[metric] = {
+                "value": float(np.mean(centre)) if centre else None,
+                "low": float(np.mean(low)) if low else None,
+                "high": float(np.mean(high)) if high else None,
+                "seed_sd": float(np.std(centre, ddof=1)) if len(centre) > 1 else None}
+        rows.append(row)
     return rows
 
 
@@ -77,15 +83,27 @@ def _percent(cell: dict[str, Any] | None) -> str:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The results as a terminal table (percent; [95 % interval] ±seed sd)."""
-    head = f"{'experiment':<14} {'subset':<28}" + "".join(f"{m:>22}" for m in METRICS)
+    width = max([14, *(len(r["experiment"]) + 1 for r in rows)])
+    head = f"{'experiment':<{width}} {'subset':<28}" + "".join(f"{m:>22}" for m in METRICS)
     lines = [head, "-" * len(head)]
     for row in rows:
-        lines.append(f"{row['experiment']:<14} {SUBSET_TITLES[row['subset']]:<28}"
+        lines.append(f"{row['experiment']:<{width}} {SUBSET_TITLES[row['subset']]:<28}"
                      + "".join(f"{_percent(row.get(m)):>22}" for m in METRICS))
     return "\n".join(lines)
 
 
-def _csv(rows: Sequence[dict[str, Any]]) -> bytes:
+def format_markdown(rows: Sequence[dict[str, Any]], first: str = "Experiment") -> str:
+    """The results as a Markdown table (percent; [95 % interval] ±seed sd)."""
+    lines = [f"| {first} | Test subset | Billets | Digits | " + " | ".join(METRICS) + " |",
+             "|---|---|--:|--:|" + "--:|" * len(METRICS)]
+    for row in rows:
+        lines.append(f"| {row['experiment']} | {SUBSET_TITLES[row['subset']]} | "
+                     f"{row['billets']} | {row['digits']} | "
+                     + " | ".join(_percent(row.get(m)) for m in METRICS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def results_csv(rows: Sequence[dict[str, Any]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     header = ["experiment", "synthetic", "subset", "billets", "digits", "seeds"]
@@ -93,7 +111,7 @@ def _csv(rows: Sequence[dict[str, Any]]) -> bytes:
         header += [metric, f"{metric}_low", f"{metric}_high", f"{metric}_seed_sd"]
     writer.writerow(header)
     for row in rows:
-        line = [row["experiment"], row["synthetic"], row["subset"], row["billets"],
+        line = [row["experiment"], row.get("synthetic"), row["subset"], row["billets"],
                 row["digits"], row["seeds"]]
         for metric in METRICS:
             cell = row.get(metric) or {}
@@ -172,7 +190,7 @@ def write_results(folder: Path, cells: Sequence[Any], config: Any) -> list[dict[
     """results.json, results.csv, plots/*.png and report.html under ``folder``."""
     rows = collect_results(folder, cells)
     atomic_write_json(folder / "results.json", {"rows": rows, "metrics": list(METRICS)})
-    atomic_write_bytes(folder / "results.csv", _csv(rows))
+    atomic_write_bytes(folder / "results.csv", results_csv(rows))
     plots = plot_metrics(rows, folder / "plots")
     atomic_write_bytes(folder / "report.html", _report(rows, plots, config).encode("utf-8"))
     return rows
@@ -186,19 +204,33 @@ def _report(rows: Sequence[dict[str, Any]], plots: Sequence[Path], config: Any) 
             " ±standard deviation over seeds. CB_prior reads IDs with the format prior.</p>",
             ("<p><b>Tiny budget: a plumbing check, not a result.</b> A detector trained for "
              "a handful of steps reads nothing yet.</p>" if config.budget == "tiny" else ""),
-            "<table><tr><th>Experiment</th><th>Synthetic</th><th>Test subset</th>"
-            + "".join(f"<th>{m}</th>" for m in METRICS) + "</tr>"]
+            html_table(rows, "Experiment", synthetic=True),
+            "<h2>Against the synthetic fraction</h2>"]
+    body += [html_image(path) for path in plots]
+    return html_page("Experiment grid", body)
+
+
+def html_table(rows: Sequence[dict[str, Any]], first: str, synthetic: bool = False) -> str:
+    """The Table 3 layout as an HTML table (with a synthetic-share column if asked)."""
+    head = (f"<tr><th>{html.escape(first)}</th>" + ("<th>Synthetic</th>" if synthetic else "")
+            + "<th>Test subset</th>" + "".join(f"<th>{m}</th>" for m in METRICS) + "</tr>")
+    lines = ["<table>", head]
     for row in rows:
-        body.append(f"<tr><td>{html.escape(row['experiment'])}</td>"
-                    f"<td>{100 * row['synthetic']:.0f} %</td>"
-                    f"<td>{SUBSET_TITLES[row['subset']]}</td>"
-                    + "".join(f"<td>{_percent(row.get(m))}</td>" for m in METRICS) + "</tr>")
-    body.append("</table><h2>Against the synthetic fraction</h2>")
-    for path in plots:
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        body.append(f'<img alt="{path.stem}" src="data:image/png;base64,{data}">')
+        share = f"<td>{100 * row['synthetic']:.0f} %</td>" if synthetic else ""
+        lines.append(f"<tr><td class=l>{html.escape(row['experiment'])}</td>{share}"
+                     f"<td class=l>{SUBSET_TITLES[row['subset']]}</td>"
+                     + "".join(f"<td>{_percent(row.get(m))}</td>" for m in METRICS) + "</tr>")
+    return "".join(lines) + "</table>"
+
+
+def html_image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def html_page(title: str, body: Sequence[str]) -> str:
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}"
-             "td:nth-child(-n+3){text-align:left}img{margin:4px}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Experiment grid"
+             "td.l{text-align:left}img{margin:4px}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
