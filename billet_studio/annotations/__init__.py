@@ -5,6 +5,7 @@ from billet_studio.annotations.atomic import (
     atomic_write_json,
     atomic_write_text,
 )
+from billet_studio.annotations.document import EditConflict, LabelDocument, ShapesEdit
 from billet_studio.annotations.errors import AnnotationError, SaveError
 from billet_studio.annotations.id_format import IdFormat
 from billet_studio.annotations.images import (
@@ -14,6 +15,7 @@ from billet_studio.annotations.images import (
     read_image,
     read_image_size,
 )
+from billet_studio.annotations.journal import CrashJournal, JournalEntry
 from billet_studio.annotations.labelme import (
     labelme_document,
     load_json_document,
@@ -46,12 +48,17 @@ __all__ = [
     "VISIBILITIES",
     "AnnotationError",
     "BilletInfo",
+    "CrashJournal",
+    "EditConflict",
     "IdFormat",
     "ImageRecord",
+    "JournalEntry",
+    "LabelDocument",
     "Project",
     "ProjectConfig",
     "SaveError",
     "Shape",
+    "ShapesEdit",
     "Stamp",
     "atomic_write_bytes",
     "atomic_write_json",

@@ -1,6 +1,7 @@
 """Stamp geometry: polygons with holes, boxes, validation and repair, masks and GAN crops."""
 
 from billet_studio.geometry.crops import CropWindow, crop_window, paired_crop
+from billet_studio.geometry.crossings import ring_crossings
 from billet_studio.geometry.raster import (
     fill_polygons,
     rasterize_polygons,
@@ -37,6 +38,7 @@ __all__ = [
     "rasterize_polygons",
     "rasterize_polygons_exact",
     "repair_polygon",
+    "ring_crossings",
     "trace_mask",
     "transform_points",
     "validate_polygon",
