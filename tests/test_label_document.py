@@ -126,8 +126,9 @@ def test_reading_order_goes_line_by_line_and_finds_the_next_unlabelled():
     assert ed.next_unlabelled(shapes, 3) == 2  # wraps
 
 
-def test_shape_at_prefers_the_topmost_and_skips_holes(document):
-    assert ed.shape_at(document.shapes, (25, 25)) == 0  # inside the hole, still the outline
+def test_shape_at_picks_a_hole_first_then_the_topmost_outline(document):
+    assert ed.shape_at(document.shapes, (25, 25)) == 1  # inside the hole
+    assert ed.shape_at(document.shapes, (15, 50)) == 0
     assert ed.shape_at(document.shapes, (70, 20)) == 2
     assert ed.shape_at(document.shapes, (5, 95)) is None
 

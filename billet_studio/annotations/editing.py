@@ -258,16 +258,23 @@ def next_unlabelled(shapes: Sequence[Shape], after: int | None) -> int | None:
 
 
 def shape_at(shapes: Sequence[Shape], point: Point2) -> int | None:
-    """The topmost (last drawn) non-hole shape containing ``point``."""
+    """The shape under ``point``: a hole the point lies in first (so a cut-out can be
+    picked on its own), else the topmost (last drawn) outline or rectangle."""
     probe = Point(point)
+    outline = None
     for index in range(len(shapes) - 1, -1, -1):
         shape = shapes[index]
-        if shape.is_hole or len(shape.points) < 2:
+        if len(shape.points) < 2 or (outline is not None and not shape.is_hole):
             continue
         if shape.shape_type == "rectangle":
             (x0, y0), (x1, y1) = shape.points[0], shape.points[-1]
-            if min(x0, x1) <= point[0] <= max(x0, x1) and min(y0, y1) <= point[1] <= max(y0, y1):
-                return index
-        elif len(shape.points) >= MIN_VERTICES and Polygon(shape.points).buffer(0).covers(probe):
+            inside = (min(x0, x1) <= point[0] <= max(x0, x1)
+                      and min(y0, y1) <= point[1] <= max(y0, y1))
+        else:
+            inside = (len(shape.points) >= MIN_VERTICES
+                      and Polygon(shape.points).buffer(0).covers(probe))
+        if inside and shape.is_hole:
             return index
-    return None
+        if inside and outline is None:
+            outline = index
+    return outline

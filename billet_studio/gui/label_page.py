@@ -1,14 +1,37 @@
-"""The labelling page: image list, image view and shape panel over one open project.
+"""The labelling page: the canvas in the middle, docks around it (images, billet and shapes,
+label counts, undo history), and the controller that ties them to one LabelSession.
 
-Read-only for now: it shows what the project's files say and never writes them.
+A broken sidecar blocks editing its image (it is shown read-only with the error) so it is
+never overwritten. Leaving an image saves it; a failed save keeps the image open.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
 
-from billet_studio.annotations import Project
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QUndoGroup
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QUndoView,
+    QWidget,
+)
+
+from billet_studio.annotations import (
+    CrashJournal,
+    ImageRecord,
+    JournalEntry,
+    Project,
+    Shape,
+    ShapesEdit,
+    editing,
+)
+from billet_studio.gui.canvas.label_canvas import LabelCanvas
 from billet_studio.gui.image_list import ImageList
 from billet_studio.gui.image_loading import (
     LoadedImage,
@@ -16,70 +39,266 @@ from billet_studio.gui.image_loading import (
     summarize_loaded,
     summarize_project,
 )
-from billet_studio.gui.image_view import ImageView
+from billet_studio.gui.label_actions import build_label_actions
+from billet_studio.gui.label_session import LabelSession
 from billet_studio.gui.shape_panel import ShapePanel
 
+PASTE_OFFSET = (10.0, 10.0)
 
-class LabelPage(QWidget):
-    """Shows the project's images one at a time, with their stamps and any load errors."""
 
-    #: An image was shown (a LoadedImage), or the page was cleared (None).
-    image_loaded = Signal(object)
+class LabelCounts(QTreeWidget):
+    """How many stamps of each class the open image has (a label list)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setHeaderLabels(["Label", "Stamps"])
+        self.setRootIsDecorated(False)
+
+    def show_shapes(self, shapes: list[Shape]) -> None:
+        counts = Counter(s.label or "?" for s in shapes if not s.is_hole)
+        self.clear()
+        self.addTopLevelItems([QTreeWidgetItem([label, str(count)])
+                               for label, count in sorted(counts.items())])
+
+
+class LabelPage(QMainWindow):
+    """Label one image at a time; every change is undoable, journalled and saved."""
+
+    #: An image was shown (a LoadedImage), or the page was cleared (None).
+    image_loaded = Signal(object)
+    #: A sentence for the status bar.
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowFlags(Qt.WindowType.Widget)
         self.project: Project | None = None
         self.loaded: LoadedImage | None = None
+        self.session: LabelSession | None = None
+        self.clipboard: list[Shape] = []
+        #: Journalled edits to offer back when their image is opened.
+        self.recovered: dict[Path, ImageRecord] = {}
+        self.undo_group = QUndoGroup(self)
+        self.canvas = LabelCanvas()
+        self.setCentralWidget(self.canvas)
         self.image_list = ImageList()
-        self.view = ImageView()
         self.shape_panel = ShapePanel()
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.image_list)
-        self.splitter.addWidget(self.view)
-        self.splitter.addWidget(self.shape_panel)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([300, 700, 300])
-        self.splitter.setChildrenCollapsible(False)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.splitter)
+        self.label_counts = LabelCounts()
+        self.history = QUndoView(self.undo_group)
+        self.history.setEmptyLabel("(as opened)")
+        self.docks = {}
+        for name, title, widget, area in (
+                ("images", "Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("shapes", "Billet and shapes", self.shape_panel,
+                 Qt.DockWidgetArea.RightDockWidgetArea),
+                ("labels", "Labels", self.label_counts, Qt.DockWidgetArea.RightDockWidgetArea),
+                ("history", "History", self.history, Qt.DockWidgetArea.LeftDockWidgetArea)):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock-{name}")
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            self.docks[name] = dock
+        self.addToolBar(build_label_actions(self))
         self.image_list.image_selected.connect(self.select_image)
+        self.canvas.selection_changed.connect(self.shape_panel.select_rows)
+        self.canvas.character_typed.connect(self.label_selection)
+        self.canvas.message.connect(self.message)
+        self.shape_panel.shapes_chosen.connect(self.canvas.select)
+        self.shape_panel.site_chosen.connect(self.set_site)
 
-    def set_project(self, project: Project | None) -> None:
-        """Show ``project``'s images (None closes it) and select the first one."""
+    @property
+    def view(self) -> LabelCanvas:
+        return self.canvas
+
+    # -- project and images ----------------------------------------------------------------
+
+    def set_project(self, project: Project | None) -> list[JournalEntry]:
+        """Show ``project``'s images and select the first; returns the crash journal's
+        entries (edits a killed studio left unsaved) for the window to offer back."""
+        self.close_session(discard=False)
         self.project = project
+        self.recovered = {}
         summaries = list(summarize_project(project)) if project is not None else []
+        self.shape_panel.set_sites(project.config.sites if project is not None else ())
         self.image_list.set_summaries(summaries)
         self._show(None)
+        entries: list[JournalEntry] = []
+        if project is not None:
+            entries, errors = CrashJournal(project).entries()
+            for error in errors:
+                self.message.emit(f"⚠ crash journal: {error}")
         if summaries:
             self.image_list.select(0)
+        return entries
+
+    def recover(self, entries: list[JournalEntry]) -> None:
+        """Bring journalled edits back as unsaved (undoable) edits of their images."""
+        if self.project is None:
+            return
+        journal = CrashJournal(self.project)
+        for entry in entries:
+            self.recovered[entry.image_path] = journal.recover(entry)
+        if self.session is not None and self.session.image_path in self.recovered:
+            self._apply_recovered()
+
+    def discard_recovery(self, entries: list[JournalEntry]) -> None:
+        if self.project is not None:
+            journal = CrashJournal(self.project)
+            for entry in entries:
+                journal.discard(entry.image_path)
 
     def select_image(self, index: int) -> None:
-        """Show the image at ``index`` of the list, reading it from disk afresh."""
+        """Show the image at ``index`` of the list; the open one is saved first, and stays
+        open if that save fails."""
         if self.project is None:
             raise RuntimeError("no project is open")
         if index != self.image_list.current_index():
-            # Selecting the row comes back here through image_selected.
-            self.image_list.select(index)
+            self.image_list.select(index)  # comes back here through image_selected
             return
         path = self.image_list.summaries[index].path
+        if self.session is not None and self.session.image_path == path:
+            return
+        if not self.close_session(discard=False):
+            self._reselect_open_image()
+            return
         loaded = load_image(self.project, path)
-        # The sidecar may have changed since the list was filled; keep the row honest.
         self.image_list.update_summary(index, summarize_loaded(self.project, loaded))
         self._show(loaded)
+
+    def _reselect_open_image(self) -> None:
+        paths = [s.path for s in self.image_list.summaries]
+        if self.session is not None and self.session.image_path in paths:
+            self.image_list.blockSignals(True)
+            self.image_list.setCurrentItem(
+                self.image_list.topLevelItem(paths.index(self.session.image_path)))
+            self.image_list.blockSignals(False)
+
+    def next_image(self) -> None:
+        self._step_image(1)
+
+    def previous_image(self) -> None:
+        self._step_image(-1)
+
+    def _step_image(self, step: int) -> None:
+        target = self.image_list.current_index() + step
+        if 0 <= target < self.image_list.image_count():
+            self.select_image(target)
+
+    def close_session(self, discard: bool) -> bool:
+        """Save (or with ``discard``, drop) the open image's edits and close it; False if
+        the save failed (the image stays open)."""
+        if self.session is None:
+            return True
+        if not discard and not self.session.save_if_modified():
+            return False
+        self.session.close(discard=discard)
+        self.undo_group.removeStack(self.session.undo_stack)
+        self.session.deleteLater()
+        self.session = None
+        return True
 
     def _show(self, loaded: LoadedImage | None) -> None:
         self.loaded = loaded
         record = loaded.record if loaded is not None else None
-        self.view.show_image(
-            loaded.pixels if loaded is not None else None,
-            record.stamps if record is not None else None,
-        )
+        if self.project is not None and record is not None:
+            self.session = LabelSession(self.project, record, self)
+            self.session.changed.connect(self._on_edit)
+            self.session.save_failed.connect(lambda text: self.message.emit(f"⚠ {text}"))
+            self.session.saved.connect(self._on_saved)
+            self.undo_group.addStack(self.session.undo_stack)
+            self.undo_group.setActiveStack(self.session.undo_stack)
+        self.canvas.show_session(loaded.pixels if loaded is not None else None, self.session)
         self.shape_panel.show_loaded(loaded)
+        self.label_counts.show_shapes(list(record.shapes) if record is not None else [])
         self.image_loaded.emit(loaded)
+        if self.session is not None and self.session.image_path in self.recovered:
+            self._apply_recovered()
+
+    def _apply_recovered(self) -> None:
+        assert self.session is not None
+        recovered = self.recovered.pop(self.session.image_path)
+        document = self.session.document
+        self.session.push(ShapesEdit(
+            "Recover unsaved edits", tuple(enumerate(document.shapes)),
+            tuple(enumerate(recovered.shapes)), (document.billet, recovered.billet)))
+        self.message.emit(f"Recovered unsaved edits of {self.session.image_path.name}")
+
+    def _on_edit(self, _edit: ShapesEdit) -> None:
+        assert self.session is not None
+        record = self.session.document.to_record()
+        self.shape_panel.show_record(record)
+        self.shape_panel.select_rows(self.canvas.selection)
+        self.label_counts.show_shapes(list(record.shapes))
+
+    def _on_saved(self, path: Path) -> None:
+        index = self.image_list.current_index()
+        if self.project is not None and self.loaded is not None and index >= 0:
+            loaded = replace(self.loaded, record=self.session.document.record
+                             if self.session is not None else None)
+            self.image_list.update_summary(index, summarize_loaded(self.project, loaded))
+        self.message.emit(f"Saved {path.name}")
+
+    # -- commands --------------------------------------------------------------------------
+
+    def save(self) -> bool:
+        return self.session.save() if self.session is not None else True
+
+    def set_tool(self, name: str) -> None:
+        self.canvas.set_tool(name)
+        self.tool_actions[name].setChecked(True)
+
+    def label_selection(self, character: str) -> None:
+        """A character key: label the selected shapes, then (auto-advance) select the next
+        unlabelled shape in reading order."""
+        if self.project is None or self.session is None:
+            return
+        if character not in self.project.config.classes:
+            self.message.emit(f"{character} is not one of the project's classes")
+            return
+        if not self.canvas.selection:
+            self.message.emit("Select a shape to label it (character keys are labels)")
+            return
+        last = self.canvas.selection[-1]
+        if self.canvas.apply(editing.set_label, self.canvas.selection, character):
+            following = (editing.next_unlabelled(self.canvas.shapes, last)
+                         if self.advance_action.isChecked() else None)
+            if following is not None:
+                self.canvas.select([following])
+
+    def toggle_flag(self, flag: str) -> None:
+        shapes, chosen = self.canvas.shapes, self.canvas.selection
+        if chosen:
+            value = not all(shapes[i].flags.get(flag, False) for i in chosen)
+            self.canvas.apply(editing.set_flag, chosen, flag, value)
+
+    def mark_well(self) -> None:
+        if self.canvas.selection:
+            self.canvas.apply(editing.clear_visibility, self.canvas.selection)
+
+    def set_site(self, site: str) -> None:
+        if self.session is not None and (self.session.document.billet.site or "") != site:
+            self.session.push(editing.set_billet(self.session.document.billet, "Set site",
+                                                 site=site or None))
+
+    def copy_selection(self) -> None:
+        shapes = self.canvas.shapes
+        self.clipboard = [shapes[i] for i in editing.with_holes(shapes, self.canvas.selection)]
+        if self.clipboard:
+            self.message.emit(f"Copied {len(self.clipboard)} shape(s)")
+
+    def paste(self) -> None:
+        if self.clipboard:
+            self.canvas.apply(editing.add_shapes, self.clipboard, "Paste", PASTE_OFFSET)
+
+    def duplicate(self) -> None:
+        self.copy_selection()
+        if self.clipboard:
+            self.canvas.apply(editing.add_shapes, self.clipboard, "Duplicate", PASTE_OFFSET)
+
+    # -- layout ----------------------------------------------------------------------------
 
     def save_layout(self) -> QByteArray:
-        return self.splitter.saveState()
+        return self.saveState()
 
     def restore_layout(self, state: QByteArray) -> None:
-        self.splitter.restoreState(state)
+        self.restoreState(state)

@@ -9,7 +9,7 @@ from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
-from billet_studio.annotations import AnnotationError, Project
+from billet_studio.annotations import AnnotationError, JournalEntry, Project
 from billet_studio.gui.image_view import ImageView
 from billet_studio.gui.label_page import LabelPage
 from billet_studio.gui.settings import studio_settings
@@ -51,14 +51,46 @@ class MainWindow(QMainWindow):
         except AnnotationError as error:
             self._report(f"Cannot open {path}", str(error))
             return False
+        if not self.label_page.close_session(discard=False):
+            return False  # the open image could not be saved: keep it open
         self.project = project
         self.setWindowTitle(f"{TITLE} — {project.config.name}")
         studio_settings().setValue("last_project_dir", str(project.root))
         self.status.clearMessage()
-        self.label_page.set_project(project)
+        entries = self.label_page.set_project(project)
         if self.label_page.image_list.image_count() == 0:
             self.status.showMessage(f"No images found in {project.image_root}")
+        if entries:
+            if self.ask_recover(entries):
+                self.label_page.recover(entries)
+            else:
+                self.label_page.discard_recovery(entries)
         return True
+
+    def ask_recover(self, entries: list[JournalEntry]) -> bool:
+        """Ask whether to bring back the edits a killed studio left unsaved."""
+        assert self.project is not None
+        names = "\n".join(f"• {self.project.relative(e.image_path)}"
+                          + (" (its label file changed since)" if
+                             e.sidecar_changed(self.project) else "") for e in entries[:12])
+        more = f"\n… and {len(entries) - 12} more" if len(entries) > 12 else ""
+        answer = QMessageBox.question(
+            self, "Recover unsaved labels",
+            f"Billet Studio closed without saving the labels of {len(entries)} image(s):"
+            f"\n{names}{more}\n\nRecover them? Recovered edits open as unsaved changes "
+            "you can undo; Discard deletes them.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
+            QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def ask_unsaved_changes(self) -> QMessageBox.StandardButton:
+        """Save, Discard or Cancel for the open image's unsaved labels."""
+        assert self.label_page.session is not None
+        return QMessageBox.question(
+            self, "Unsaved labels",
+            f"Save the labels of {self.label_page.session.image_path.name} before closing?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
 
     def select_image(self, index: int) -> None:
         """Show the project's image at ``index`` (in the image list's order)."""
@@ -75,6 +107,7 @@ class MainWindow(QMainWindow):
     def _connect_status(self) -> None:
         page, view = self.label_page, self.label_page.view
         page.image_loaded.connect(self.status.show_loaded)
+        page.message.connect(self.status.showMessage)
         view.zoom_changed.connect(self.status.show_zoom)
         view.cursor_moved.connect(self.status.show_cursor)
         view.cursor_left.connect(self.status.clear_cursor)
@@ -83,9 +116,24 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self.open_action = self._action("&Open Project…", "Ctrl+O", self.choose_project)
         self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
+        page = self.label_page
         file_menu.addAction(self.open_action)
+        file_menu.addAction(page.save_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addActions([page.undo_action, page.redo_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions([page.copy_action, page.paste_action, page.duplicate_action,
+                              page.delete_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions([page.partial_action, page.poor_action, page.well_action,
+                              page.advance_action])
+        tools_menu = self.menuBar().addMenu("&Tools")
+        tools_menu.addActions(list(page.tool_actions.values()))
+        image_menu = self.menuBar().addMenu("&Image")
+        image_menu.addActions([page.next_action, page.previous_action])
 
         view_menu = self.menuBar().addMenu("&View")
         view = self.view
@@ -98,6 +146,10 @@ class MainWindow(QMainWindow):
         for action in (self.fit_action, self.actual_size_action,
                        self.zoom_in_action, self.zoom_out_action):
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(page.shapes_visible_action)
+        for dock in page.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
 
     def _action(
         self, text: str, shortcut: str | QKeySequence.StandardKey, slot: Callable[[], object]
@@ -121,12 +173,23 @@ class MainWindow(QMainWindow):
         geometry = settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        splitter = settings.value("window/label_page_splitter")
-        if isinstance(splitter, QByteArray):
-            self.label_page.restore_layout(splitter)
+        docks = settings.value("window/label_page_docks")
+        if isinstance(docks, QByteArray):
+            self.label_page.restore_layout(docks)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Close only once the open image's labels are saved (or knowingly discarded)."""
+        session = self.label_page.session
+        if session is not None and session.modified:
+            answer = self.ask_unsaved_changes()
+            if answer == QMessageBox.StandardButton.Cancel or (
+                    answer == QMessageBox.StandardButton.Save and not session.save()):
+                event.ignore()
+                return
+            self.label_page.close_session(discard=answer == QMessageBox.StandardButton.Discard)
+        else:
+            self.label_page.close_session(discard=False)
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/label_page_splitter", self.label_page.save_layout())
+        settings.setValue("window/label_page_docks", self.label_page.save_layout())
         super().closeEvent(event)

@@ -1,9 +1,14 @@
-"""The panel beside the image: the record's billet facts, its shapes, and what went wrong."""
+"""The panel beside the canvas: what went wrong loading the image, the billet's facts and
+site, its shapes (click a row to select the shape) and the geometry warnings."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
     QLabel,
     QListWidget,
     QTreeWidget,
@@ -20,6 +25,7 @@ ERROR_STYLE = (
     "QLabel { background: #8b1a1a; color: white; font-weight: bold;"
     " padding: 6px; border-radius: 3px; }"
 )
+NO_SITE = "(none)"
 
 
 def shape_kind(shape: Shape) -> str:
@@ -42,7 +48,12 @@ def billet_facts(record: ImageRecord) -> str:
 
 
 class ShapePanel(QWidget):
-    """Read-only view of one image's record; errors are shown first, in a red banner."""
+    """One image's labels as they are edited; load errors first, in a red banner."""
+
+    #: The user picked shapes in the list (their indices).
+    shapes_chosen = Signal(list)
+    #: The user picked a site ("" for none).
+    site_chosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,11 +64,18 @@ class ShapePanel(QWidget):
         self.error_label.hide()
         self.facts_label = QLabel()
         self.facts_label.setWordWrap(True)
+        self.site_combo = QComboBox()
+        self.site_combo.setToolTip("The plant site this billet was photographed at")
+        self.site_combo.activated.connect(self._on_site)
+        site_form = QFormLayout()
+        site_form.addRow("Site", self.site_combo)
         self.shapes_title = QLabel("Shapes")
         self.shape_tree = QTreeWidget()
         self.shape_tree.setHeaderLabels(list(SHAPE_COLUMNS))
         self.shape_tree.setRootIsDecorated(False)
         self.shape_tree.setUniformRowHeights(True)
+        self.shape_tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
+        self.shape_tree.itemSelectionChanged.connect(self._on_rows_chosen)
         for column, width in enumerate((28, 44, 70, 46)):
             self.shape_tree.setColumnWidth(column, width)
         self.warnings_title = QLabel("Warnings")
@@ -67,44 +85,78 @@ class ShapePanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.error_label)
         layout.addWidget(self.facts_label)
+        layout.addLayout(site_form)
         layout.addWidget(self.shapes_title)
         layout.addWidget(self.shape_tree, 3)
         layout.addWidget(self.warnings_title)
         layout.addWidget(self.warning_list, 1)
+        self._filling = False
         self.show_loaded(None)
 
     @property
     def error_text(self) -> str:
         return self.error_label.text() if not self.error_label.isHidden() else ""
 
+    def set_sites(self, sites: Sequence[str]) -> None:
+        self.site_combo.clear()
+        self.site_combo.addItems([NO_SITE, *sites])
+
     def show_loaded(self, loaded: LoadedImage | None) -> None:
-        """Show ``loaded``'s record and errors (None clears the panel)."""
+        """Show ``loaded``'s errors and record (None clears the panel)."""
         errors = loaded.errors if loaded is not None else ()
-        record = loaded.record if loaded is not None else None
         self.error_label.setText("\n\n".join(f"⚠ {e}" for e in errors))
         self.error_label.setVisible(bool(errors))
-        self.shape_tree.clear()
-        self.warning_list.clear()
-        if record is None:
-            self.facts_label.setText("" if loaded is None else "No labels shown.")
-            self.shapes_title.setText("Shapes")
-            self.warnings_title.hide()
-            self.warning_list.hide()
-            return
-        self.facts_label.setText(billet_facts(record))
-        self.shapes_title.setText(f"Shapes ({len(record.shapes)})")
-        self.shape_tree.addTopLevelItems([
-            QTreeWidgetItem([
-                str(index + 1),
-                shape.label,
-                shape_kind(shape),
-                "" if shape.group_id is None else str(shape.group_id),
-                shape_flags(shape),
+        record = loaded.record if loaded is not None else None
+        self.show_record(record, "" if loaded is None else "No labels shown.")
+
+    def show_record(self, record: ImageRecord | None, empty_text: str = "") -> None:
+        """Show the labels as they are now (called after every edit)."""
+        self._filling = True
+        try:
+            self.shape_tree.clear()
+            self.warning_list.clear()
+            self.site_combo.setEnabled(record is not None)
+            if record is None:
+                self.facts_label.setText(empty_text)
+                self.shapes_title.setText("Shapes")
+                self.warnings_title.hide()
+                self.warning_list.hide()
+                return
+            self.facts_label.setText(billet_facts(record))
+            site = record.billet.site
+            if site and self.site_combo.findText(site) < 0:
+                self.site_combo.addItem(site)
+            self.site_combo.setCurrentText(site or NO_SITE)
+            self.shapes_title.setText(f"Shapes ({len(record.shapes)})")
+            self.shape_tree.addTopLevelItems([
+                QTreeWidgetItem([str(index + 1), shape.label or "?", shape_kind(shape),
+                                 "" if shape.group_id is None else str(shape.group_id),
+                                 shape_flags(shape)])
+                for index, shape in enumerate(record.shapes)
             ])
-            for index, shape in enumerate(record.shapes)
-        ])
-        warnings = [*record.warnings, *record.geometry_warnings]
-        self.warning_list.addItems(warnings)
-        self.warnings_title.setText(f"Warnings ({len(warnings)})")
-        self.warnings_title.setVisible(bool(warnings))
-        self.warning_list.setVisible(bool(warnings))
+            warnings = [*record.warnings, *record.geometry_warnings]
+            self.warning_list.addItems(warnings)
+            self.warnings_title.setText(f"Warnings ({len(warnings)})")
+            self.warnings_title.setVisible(bool(warnings))
+            self.warning_list.setVisible(bool(warnings))
+        finally:
+            self._filling = False
+
+    def select_rows(self, indices: Sequence[int]) -> None:
+        """Mirror the canvas selection without announcing it back."""
+        self._filling = True
+        try:
+            for row in range(self.shape_tree.topLevelItemCount()):
+                self.shape_tree.topLevelItem(row).setSelected(row in indices)
+        finally:
+            self._filling = False
+
+    def _on_rows_chosen(self) -> None:
+        if not self._filling:
+            rows = sorted(self.shape_tree.indexOfTopLevelItem(item)
+                          for item in self.shape_tree.selectedItems())
+            self.shapes_chosen.emit(rows)
+
+    def _on_site(self, _index: int) -> None:
+        text = self.site_combo.currentText()
+        self.site_chosen.emit("" if text == NO_SITE else text)

@@ -1,0 +1,360 @@
+"""The labelling canvas: the image view that paints a session's shapes and routes input to
+the active tool. Wheel zooms at the cursor; middle-drag or Space+drag pans, also while a
+polygon is being drawn. It holds view state only (items, selection, previews); every change
+to the labels is an edit pushed to the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QWidget
+
+from billet_studio.annotations import Shape, editing
+from billet_studio.annotations.document import ShapesEdit
+from billet_studio.geometry import ring_crossings
+from billet_studio.gui.canvas.items import (
+    CROSSING_COLOUR,
+    HANDLE_PX,
+    OVERLAY_Z,
+    SELECTED_COLOUR,
+    HandleItem,
+    ShapeItem,
+    cosmetic_pen,
+    ring_path,
+)
+from billet_studio.gui.canvas.tools import (
+    CanvasTool,
+    HoleTool,
+    PolygonTool,
+    RectangleTool,
+    SelectTool,
+)
+from billet_studio.gui.image_view import ImageView
+from billet_studio.gui.label_session import LabelSession
+
+Point = tuple[float, float]
+NUDGE_KEYS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0),
+              Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+MIDPOINT_COLOUR = QColor(120, 220, 255)
+
+
+class LabelCanvas(ImageView):
+    """Shapes of the open session over its image, edited with tools."""
+
+    #: The selected shape indices changed (a list).
+    selection_changed = Signal(list)
+    #: A character key was typed (upper-cased) with no Ctrl/Alt held: a label.
+    character_typed = Signal(str)
+    #: A sentence for the status bar (a refused edit, say).
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDragMode(ImageView.DragMode.NoDrag)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.session: LabelSession | None = None
+        self.items: list[ShapeItem] = []
+        self.selection: list[int] = []
+        self.selected_vertex: tuple[int, int] | None = None
+        self.tools: dict[str, CanvasTool] = {
+            tool.name: tool for tool in (SelectTool(self), PolygonTool(self),
+                                         RectangleTool(self), HoleTool(self))}
+        self.tool: CanvasTool = self.tools["select"]
+        self._overlays: list[QGraphicsItem] = []
+        self._previews: list[QGraphicsItem] = []
+        self._midpoint: HandleItem | None = None
+        self._space_held = False
+        self._space_pan_from: QPoint | None = None
+        self._shapes_visible = True
+
+    # -- content ---------------------------------------------------------------------------
+
+    @property
+    def shapes(self) -> list[Shape]:
+        return self.session.document.shapes if self.session is not None else []
+
+    @property
+    def editable(self) -> bool:
+        return self.session is not None
+
+    def show_session(self, pixels: np.ndarray | None, session: LabelSession | None) -> None:
+        """Show ``pixels`` with ``session``'s shapes (None: read-only, no shapes)."""
+        self.tool.cancel()
+        if self.session is not None:
+            self.session.changed.disconnect(self._on_edit)
+        self.show_image(pixels, None)
+        self.session = session
+        self.items, self.selection, self.selected_vertex = [], [], None
+        self._overlays, self._previews, self._midpoint = [], [], None
+        if session is not None:
+            session.changed.connect(self._on_edit)
+            for shape in session.document.shapes:
+                self._add_item(len(self.items), shape)
+            self._refresh_groups(range(len(self.items)))
+        self.selection_changed.emit([])
+
+    def _add_item(self, index: int, shape: Shape) -> None:
+        item = ShapeItem(shape)
+        item.setVisible(self._shapes_visible)
+        self.items.insert(index, item)
+        self.scene().addItem(item)
+
+    def _refresh_groups(self, indices: Sequence[int]) -> None:
+        """Redraw the shapes at ``indices`` and every outline grouped with them (holes)."""
+        shapes = self.shapes
+        groups = {(shapes[i].label, shapes[i].group_id) for i in indices
+                  if i < len(shapes) and shapes[i].group_id is not None}
+        for index, shape in enumerate(shapes):
+            if index in indices or (shape.label, shape.group_id) in groups:
+                holes = [shapes[h] for h in editing.holes_of(shapes, index)]
+                self.items[index].set_shape(shape, holes)
+
+    def _on_edit(self, edit: ShapesEdit) -> None:
+        self.tool.cancel()
+        for index, _ in reversed(edit.removed):
+            self.scene().removeItem(self.items.pop(index))
+        touched = [i for i, _ in edit.added]
+        for index, shape in edit.added:
+            self._add_item(index, shape)
+        self._refresh_groups(touched + [i for i, _ in edit.removed])
+        removed, added = [i for i, _ in edit.removed], touched
+        if added and removed != added:  # shapes came back or were made: show them
+            chosen = [i for i in added if not self.shapes[i].is_hole] or added
+        elif removed and not added:
+            chosen = [i - sum(r < i for r in removed) for i in self.selection if i not in removed]
+        else:
+            chosen = [i for i in self.selection if i < len(self.shapes)]
+        self.select(chosen, keep_vertex=removed == added)
+
+    # -- selection -------------------------------------------------------------------------
+
+    def select(self, indices: Sequence[int], keep_vertex: bool = False) -> None:
+        chosen = sorted(set(indices))
+        if not keep_vertex or (self.selected_vertex and self.selected_vertex[0] not in
+                               editing.with_holes(self.shapes, chosen)):
+            self.selected_vertex = None
+        for index, item in enumerate(self.items):
+            item.set_selected(index in chosen)
+        changed = chosen != self.selection
+        self.selection = chosen
+        self._draw_handles()
+        if changed:
+            self.selection_changed.emit(list(chosen))
+
+    def select_vertex(self, vertex: tuple[int, int] | None) -> None:
+        self.selected_vertex = vertex
+        self._draw_handles()
+
+    def _draw_handles(self) -> None:
+        for item in self._overlays:
+            self.scene().removeItem(item)
+        self._overlays = []
+        shapes = self.shapes
+        for index in editing.with_holes(shapes, self.selection):
+            for vertex, point in enumerate(shapes[index].points):
+                chosen = self.selected_vertex == (index, vertex)
+                self._overlays.append(HandleItem(
+                    point, QColor(255, 60, 60) if chosen else SELECTED_COLOUR,
+                    size=HANDLE_PX + (3 if chosen else 0)))
+        for item in self._overlays:
+            self.scene().addItem(item)
+
+    # -- services for tools ----------------------------------------------------------------
+
+    def tolerance(self) -> float:
+        """How near (in image pixels) a click must be to a vertex or edge to grab it."""
+        return HANDLE_PX / max(self.scale_factor, 1e-6)
+
+    def apply(self, build: Callable[..., ShapesEdit], *arguments: Any) -> bool:
+        """Build an edit from the current shapes and push it; a refusal goes to the status
+        bar and changes nothing. Returns whether the edit was made."""
+        if self.session is None:
+            return False
+        try:
+            edit = build(self.shapes, *arguments)
+        except editing.EditRefused as refusal:
+            self.status(str(refusal))
+            return False
+        self.session.push(edit)
+        return True
+
+    def status(self, text: str) -> None:
+        self.message.emit(text)
+
+    def preview_path(self, points: Sequence[Point], cursor: Point | None, closed: bool) -> None:
+        """The outline being drawn (to the cursor), with its crossings marked live."""
+        self._clear(self._previews)
+        ring = [*points, cursor] if cursor is not None else list(points)
+        item = QGraphicsPathItem(ring_path(ring, closed))
+        item.setPen(cosmetic_pen(SELECTED_COLOUR, 1.5, Qt.PenStyle.DashLine))
+        item.setZValue(OVERLAY_Z)
+        self._previews = [item, *(HandleItem(p, SELECTED_COLOUR, size=5) for p in points),
+                          *(HandleItem(p, CROSSING_COLOUR, size=HANDLE_PX + 3)
+                            for p in ring_crossings(ring, closed=closed))]
+        for preview in self._previews:
+            self.scene().addItem(preview)
+
+    def preview_vertex(self, index: int, vertex: int, point: Point, insert: bool = False) -> None:
+        """Show shape ``index`` with a vertex moved (or inserted) to ``point``."""
+        points = list(self.shapes[index].points)
+        if insert:
+            points.insert(vertex, point)
+        else:
+            points[vertex] = point
+        self.preview_path(points, None, closed=self.shapes[index].shape_type == "polygon")
+
+    def preview_offset(self, dx: float, dy: float) -> None:
+        for index in editing.with_holes(self.shapes, self.selection):
+            self.items[index].setPos(dx, dy)
+        for item in self._overlays:
+            item.setVisible(False)
+
+    def show_midpoint(self, point: Point | None) -> None:
+        if self._midpoint is not None:
+            self.scene().removeItem(self._midpoint)
+            self._midpoint = None
+        if point is not None:
+            self._midpoint = HandleItem(point, MIDPOINT_COLOUR, size=HANDLE_PX)
+            self._midpoint.setToolTip("Click or drag to insert a vertex")
+            self.scene().addItem(self._midpoint)
+
+    def clear_previews(self) -> None:
+        self._clear(self._previews)
+        self._previews = []
+        for item in self.items:
+            item.setPos(0, 0)
+        for item in self._overlays:
+            item.setVisible(True)
+
+    def _clear(self, items: list[QGraphicsItem]) -> None:
+        for item in items:
+            if item.scene() is not None:
+                self.scene().removeItem(item)
+
+    # -- tools and view options ------------------------------------------------------------
+
+    def set_tool(self, name: str) -> None:
+        self.tool.cancel()
+        self.tool = self.tools[name]
+        self._restore_cursor()
+
+    def _restore_cursor(self) -> None:
+        select = self.tool.name == "select"
+        self.viewport().setCursor(Qt.CursorShape.ArrowCursor if select
+                                  else Qt.CursorShape.CrossCursor)
+
+    def set_shapes_visible(self, visible: bool) -> None:
+        self._shapes_visible = visible
+        for item in self.items:
+            item.setVisible(visible)
+
+    # -- input -----------------------------------------------------------------------------
+
+    def _scene_point(self, event: QMouseEvent) -> Point:
+        point = self.mapToScene(event.position().toPoint())
+        return float(point.x()), float(point.y())
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._space_held:
+            self._space_pan_from = event.position().toPoint()
+            event.accept()
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self.editable:
+            self.setFocus()
+            self.tool.press(self._scene_point(event), event.modifiers())
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._space_pan_from is not None:
+            position = event.position().toPoint()
+            delta, self._space_pan_from = position - self._space_pan_from, position
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            event.accept()
+            return
+        if self.editable:
+            dragging = bool(event.buttons() & Qt.MouseButton.LeftButton)
+            self.tool.move(self._scene_point(event), dragging)
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._space_pan_from is not None:
+            self._space_pan_from = None
+            event.accept()
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self.editable:
+            self.tool.release(self._scene_point(event))
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.editable:
+            self.tool.double_click(self._scene_point(event))
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, modifiers = event.key(), event.modifiers()
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space_held = True
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        if not self.editable:
+            super().keyPressEvent(event)
+            return
+        if self.tool.key(key):
+            event.accept()
+            return
+        if self._canvas_key(key, modifiers, event.text()):
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _canvas_key(self, key: int, modifiers: Qt.KeyboardModifier, text: str) -> bool:
+        shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+        if key == Qt.Key.Key_Escape:
+            self.select([])
+        elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.delete_selected()
+        elif key in NUDGE_KEYS and self.selection:
+            step = 10.0 if shift else 1.0
+            dx, dy = NUDGE_KEYS[key]
+            self.apply(editing.translate_shapes, self.selection, dx * step, dy * step, "Nudge")
+        elif (len(text) == 1 and text.isalnum() and text.isascii()
+              and not modifiers & (Qt.KeyboardModifier.ControlModifier
+                                   | Qt.KeyboardModifier.AltModifier
+                                   | Qt.KeyboardModifier.MetaModifier)):
+            self.character_typed.emit(text.upper())
+        else:
+            return False
+        return True
+
+    def delete_selected(self) -> None:
+        """Delete the selected vertex if there is one, else the selected shapes."""
+        if self.selected_vertex is not None:
+            self.apply(editing.delete_vertex, *self.selected_vertex)
+        elif self.selection:
+            self.apply(editing.delete_shapes, self.selection)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = False
+            self._space_pan_from = None
+            self._restore_cursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def point_on_screen(self, point: Point) -> QPoint:
+        """The viewport position of an image point (for scripted input and tests)."""
+        return self.mapFromScene(QPointF(*point))

@@ -1,0 +1,409 @@
+"""The labelling page driven like a user: real mouse and key events through qtbot, each
+operation checked in the LabelMe JSON it saves."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from billet_studio.annotations import ImageRecord, Project, ProjectConfig, Shape
+from billet_studio.gui.canvas.items import HandleItem
+from billet_studio.gui.main_window import MainWindow
+
+W, H = 240, 160
+NO = Qt.KeyboardModifier.NoModifier
+CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+ALT = Qt.KeyboardModifier.AltModifier
+SQUARE = ((20.0, 20.0), (60.0, 20.0), (60.0, 70.0), (20.0, 70.0))
+
+
+def photo(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(90, 160, (H, W, 3), dtype=np.uint8)).save(path)
+
+
+@pytest.fixture(autouse=True)
+def no_modal_questions(monkeypatch):
+    """Teardown closes windows with unsaved edits: answer Discard instead of a modal box."""
+    monkeypatch.setattr(MainWindow, "ask_unsaved_changes",
+                        lambda self: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(MainWindow, "ask_recover", lambda self, entries: False)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = tmp_path / "plant"
+    (root / "images").mkdir(parents=True)
+    project = Project.create(root, ProjectConfig(name="plant", sites=("A", "B")))
+    for index, name in enumerate(("a.png", "b.png", "c.png")):
+        photo(root / "images" / name, index)
+    project.save_record(ImageRecord(root / "images" / "b.png", H, W,
+                                    (Shape("5", SQUARE),)))
+    return project
+
+
+def open_window(qtbot, project: Project) -> MainWindow:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()  # shortcuts go to the active window
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    assert window.open_project(project.root)
+    return window
+
+
+@pytest.fixture
+def window(qtbot, project: Project) -> MainWindow:
+    return open_window(qtbot, project)
+
+
+def at(window: MainWindow, point: tuple[float, float]) -> QPoint:
+    return window.label_page.canvas.point_on_screen(point)
+
+
+def click(qtbot, window, point, modifiers=NO) -> None:
+    qtbot.mouseClick(window.label_page.canvas.viewport(), Qt.MouseButton.LeftButton,
+                     modifiers, at(window, point))
+
+
+def drag(qtbot, window, start, end, modifiers=NO) -> None:
+    viewport = window.label_page.canvas.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, modifiers, at(window, start))
+    qtbot.mouseMove(viewport, at(window, ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)))
+    qtbot.mouseMove(viewport, at(window, end))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, modifiers, at(window, end))
+
+
+def key(qtbot, window, key, modifiers=NO) -> None:
+    qtbot.keyClick(window.label_page.canvas, key, modifiers)
+
+
+def saved_shapes(qtbot, window: MainWindow, name: str = "a.png") -> list[dict]:
+    """Save with Ctrl+S, then read the sidecar back from disk."""
+    key(qtbot, window, Qt.Key.Key_S, CTRL)
+    sidecar = window.project.root / "images" / Path(name).with_suffix(".json")
+    return json.loads(sidecar.read_text())["shapes"]
+
+
+def draw_polygon(qtbot, window, points, close="first") -> None:
+    key(qtbot, window, Qt.Key.Key_2, CTRL)
+    for point in points:
+        click(qtbot, window, point)
+    if close == "first":
+        click(qtbot, window, points[0])
+    elif close == "enter":
+        key(qtbot, window, Qt.Key.Key_Return)
+    elif close == "double":
+        qtbot.mouseDClick(window.label_page.canvas.viewport(), Qt.MouseButton.LeftButton,
+                          NO, at(window, points[-1]))
+
+
+def points_of(shape: dict) -> list[tuple[float, float]]:
+    return [tuple(p) for p in shape["points"]]
+
+
+def near(points) -> object:
+    """Points as clicked: a screen pixel is about a third of an image pixel here."""
+    return pytest.approx([c for p in points for c in p], abs=0.5)
+
+
+def flat(points) -> list[float]:
+    return [c for p in points for c in p]
+
+
+def test_draw_a_polygon_close_it_on_the_first_vertex_and_label_it_by_typing(qtbot, window):
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_7)
+    shapes = saved_shapes(qtbot, window)
+    assert [(s["label"], s["shape_type"]) for s in shapes] == [("7", "polygon")]
+    assert flat(points_of(shapes[0])) == near(SQUARE)
+
+
+@pytest.mark.parametrize("close", ["enter", "double"])
+def test_a_polygon_also_closes_with_enter_or_a_double_click(qtbot, window, close):
+    draw_polygon(qtbot, window, SQUARE[:3], close=close)
+    [shape] = saved_shapes(qtbot, window)
+    assert flat(points_of(shape)) == near(SQUARE[:3])
+
+
+def test_escape_cancels_and_backspace_takes_back_the_last_vertex(qtbot, window):
+    draw_polygon(qtbot, window, SQUARE, close="none")
+    key(qtbot, window, Qt.Key.Key_Escape)
+    assert window.label_page.canvas.shapes == []
+    draw_polygon(qtbot, window, [*SQUARE, (90.0, 90.0)], close="none")
+    key(qtbot, window, Qt.Key.Key_Backspace)
+    key(qtbot, window, Qt.Key.Key_Return)
+    [shape] = saved_shapes(qtbot, window)
+    assert flat(points_of(shape)) == near(SQUARE)
+
+
+def test_drag_a_rectangle(qtbot, window):
+    key(qtbot, window, Qt.Key.Key_3, CTRL)
+    drag(qtbot, window, (100.0, 30.0), (140.0, 90.0))
+    key(qtbot, window, Qt.Key.Key_A)
+    [shape] = saved_shapes(qtbot, window)
+    assert (shape["label"], shape["shape_type"]) == ("A", "rectangle")
+    assert flat(points_of(shape)) == near([(100.0, 30.0), (140.0, 90.0)])
+
+
+def test_select_and_drag_a_shape_then_nudge_it_with_the_arrows(qtbot, window):
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_1, CTRL)
+    drag(qtbot, window, (40.0, 40.0), (60.0, 50.0))
+    [shape] = saved_shapes(qtbot, window)
+    assert points_of(shape)[0] == pytest.approx((40.0, 30.0), abs=0.7)
+    key(qtbot, window, Qt.Key.Key_Right)
+    key(qtbot, window, Qt.Key.Key_Down, SHIFT)
+    [shape] = saved_shapes(qtbot, window)
+    assert points_of(shape)[0] == pytest.approx((41.0, 40.0), abs=0.7)
+    # Consecutive nudges are one undo step.
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    [shape] = saved_shapes(qtbot, window)
+    assert points_of(shape)[0] == pytest.approx((40.0, 30.0), abs=0.7)
+
+
+def test_vertices_drag_insert_at_the_midpoint_or_alt_click_and_delete(qtbot, window):
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_1, CTRL)
+    click(qtbot, window, (40.0, 40.0))
+    drag(qtbot, window, (60.0, 70.0), (70.0, 80.0))  # drag the third vertex
+    assert points_of(saved_shapes(qtbot, window)[0])[2] == pytest.approx((70.0, 80.0), abs=0.5)
+    # The midpoint handle of the top edge shows on hover; a click inserts a vertex there.
+    qtbot.mouseMove(window.label_page.canvas.viewport(), at(window, (40.0, 20.0)))
+    assert window.label_page.canvas._midpoint is not None
+    click(qtbot, window, (40.0, 20.0))
+    assert len(points_of(saved_shapes(qtbot, window)[0])) == 5
+    click(qtbot, window, (20.0, 45.0), ALT)  # anywhere on the left edge
+    points = points_of(saved_shapes(qtbot, window)[0])
+    assert len(points) == 6 and points[-1] == pytest.approx((20.0, 45.0), abs=0.5)
+    click(qtbot, window, (40.0, 20.0), SHIFT)  # Shift+click deletes a vertex
+    click(qtbot, window, (20.0, 45.0))  # select a vertex, then Delete
+    key(qtbot, window, Qt.Key.Key_Delete)
+    assert flat(points_of(saved_shapes(qtbot, window)[0])) == near(
+        [SQUARE[0], SQUARE[1], (70.0, 80.0), SQUARE[3]])
+    click(qtbot, window, (70.0, 80.0), SHIFT)
+    click(qtbot, window, (60.0, 20.0), SHIFT)  # a fourth deletion would leave two
+    assert "at least 3 vertices" in window.status.currentMessage()
+    assert len(points_of(saved_shapes(qtbot, window)[0])) == 3
+
+
+def test_cut_a_hole_with_the_hole_tool(qtbot, window):
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_8)
+    key(qtbot, window, Qt.Key.Key_1, CTRL)
+    click(qtbot, window, (25.0, 25.0))
+    key(qtbot, window, Qt.Key.Key_4, CTRL)
+    hole = [(30.0, 30.0), (50.0, 30.0), (50.0, 50.0), (30.0, 50.0)]
+    for point in hole:
+        click(qtbot, window, point)
+    key(qtbot, window, Qt.Key.Key_Return)
+    outline, cut = saved_shapes(qtbot, window)
+    assert cut["flags"] == {"hole": True} and cut["label"] == "8"
+    assert cut["group_id"] == outline["group_id"] is not None
+    assert flat(points_of(cut)) == near(hole)
+
+
+def test_copy_paste_and_duplicate(qtbot, window):
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_4)
+    key(qtbot, window, Qt.Key.Key_C, CTRL)
+    key(qtbot, window, Qt.Key.Key_V, CTRL)
+    key(qtbot, window, Qt.Key.Key_D, CTRL)
+    shapes = saved_shapes(qtbot, window)
+    assert [s["label"] for s in shapes] == ["4", "4", "4"]
+    assert flat(points_of(s)[0] for s in shapes) == near([(20, 20), (30, 30), (40, 40)])
+
+
+def test_label_keys_auto_advance_in_reading_order(qtbot, window):
+    boxes = [(150.0, 20.0), (20.0, 20.0), (85.0, 22.0), (20.0, 100.0)]
+    for x, y in boxes:
+        key(qtbot, window, Qt.Key.Key_3, CTRL)
+        drag(qtbot, window, (x, y), (x + 20, y + 30))
+    key(qtbot, window, Qt.Key.Key_Escape)
+    key(qtbot, window, Qt.Key.Key_1, CTRL)
+    click(qtbot, window, (30.0, 30.0))  # the top-left box: first in reading order
+    for character in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4):
+        key(qtbot, window, character)
+    labels = [s["label"] for s in saved_shapes(qtbot, window)]
+    assert labels == ["3", "1", "2", "4"]
+    key(qtbot, window, Qt.Key.Key_Z)  # letters are classes too
+    assert saved_shapes(qtbot, window)[3]["label"] == "Z"
+
+
+def test_flags_and_site_go_to_the_file(qtbot, window):
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_P, ALT)
+    assert saved_shapes(qtbot, window)[0]["flags"] == {"partial": True}
+    key(qtbot, window, Qt.Key.Key_O, ALT)
+    assert saved_shapes(qtbot, window)[0]["flags"] == {"partial": True, "poor": True}
+    key(qtbot, window, Qt.Key.Key_W, ALT)
+    assert saved_shapes(qtbot, window)[0]["flags"] == {}
+    combo = window.label_page.shape_panel.site_combo
+    combo.setCurrentIndex(combo.findText("B"))
+    combo.activated.emit(combo.currentIndex())
+    key(qtbot, window, Qt.Key.Key_S, CTRL)
+    sidecar = json.loads((window.project.root / "images" / "a.json").read_text())
+    assert sidecar["billet"]["site"] == "B"
+
+
+def test_page_keys_change_image_and_autosave(qtbot, window, project):
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_9)
+    key(qtbot, window, Qt.Key.Key_PageDown)
+    assert window.label_page.session.image_path.name == "b.png"
+    saved = json.loads((project.root / "images" / "a.json").read_text())
+    assert [s["label"] for s in saved["shapes"]] == ["9"]
+    key(qtbot, window, Qt.Key.Key_PageUp)
+    assert window.label_page.session.image_path.name == "a.png"
+    assert [s.label for s in window.label_page.canvas.shapes] == ["9"]
+
+
+def test_shape_list_selects_on_the_canvas(qtbot, window):
+    key(qtbot, window, Qt.Key.Key_PageDown)
+    tree = window.label_page.shape_panel.shape_tree
+    tree.topLevelItem(0).setSelected(True)
+    assert window.label_page.canvas.selection == [0]
+    counts = window.label_page.label_counts
+    assert [(counts.topLevelItem(0).text(0), counts.topLevelItem(0).text(1))] == [("5", "1")]
+
+
+def test_undo_and_redo_round_trip_every_command(qtbot, window):
+    states = [[]]
+
+    def record() -> None:
+        states.append(saved_shapes(qtbot, window))
+
+    draw_polygon(qtbot, window, SQUARE)
+    record()
+    key(qtbot, window, Qt.Key.Key_6)
+    record()
+    key(qtbot, window, Qt.Key.Key_1, CTRL)
+    drag(qtbot, window, (40.0, 40.0), (45.0, 45.0))
+    record()
+    drag(qtbot, window, (65.0, 25.0), (75.0, 25.0))
+    record()
+    click(qtbot, window, (50.0, 25.0))  # the top edge's midpoint handle
+    record()
+    click(qtbot, window, (50.0, 25.0), SHIFT)
+    record()
+    key(qtbot, window, Qt.Key.Key_P, ALT)
+    record()
+    key(qtbot, window, Qt.Key.Key_D, CTRL)
+    record()
+    key(qtbot, window, Qt.Key.Key_Delete)
+    record()
+    key(qtbot, window, Qt.Key.Key_3, CTRL)
+    drag(qtbot, window, (150.0, 100.0), (180.0, 140.0))
+    record()
+    assert all(a != b for a, b in itertools.pairwise(states))
+    history = window.label_page.history
+    assert history.stack().count() == len(states) - 1
+    for state in reversed(states[:-1]):
+        key(qtbot, window, Qt.Key.Key_Z, CTRL)
+        assert saved_shapes(qtbot, window) == state
+    for index, state in enumerate(states[1:]):
+        key(qtbot, window, Qt.Key.Key_Y if index % 2 else Qt.Key.Key_Z,
+            CTRL if index % 2 else CTRL | SHIFT)
+        assert saved_shapes(qtbot, window) == state
+
+
+def test_space_drag_pans_while_a_polygon_is_drawn(qtbot, window):
+    canvas = window.label_page.canvas
+    canvas.set_scale(6.0)
+    canvas.centerOn(40.0, 40.0)
+    key(qtbot, window, Qt.Key.Key_2, CTRL)
+    click(qtbot, window, (40.0, 40.0))
+    click(qtbot, window, (45.0, 40.0))
+    before = canvas.mapToScene(canvas.viewport().rect().center())
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    start = canvas.viewport().rect().center()
+    qtbot.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, NO, start)
+    qtbot.mouseMove(canvas.viewport(), start - QPoint(60, 30))
+    qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, NO, start - QPoint(60, 30))
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    after = canvas.mapToScene(canvas.viewport().rect().center())
+    # The image followed the hand: the view moved 60 screen px = 10 image px right.
+    assert (after.x(), after.y()) == pytest.approx((before.x() + 10.0, before.y() + 5.0),
+                                                   abs=0.5)
+    assert flat(canvas.tool.points) == near([(40.0, 40.0), (45.0, 40.0)])  # still drawing
+    click(qtbot, window, (45.0, 45.0))
+    key(qtbot, window, Qt.Key.Key_Return)
+    assert len(saved_shapes(qtbot, window)) == 1
+
+
+def test_self_intersections_are_marked_while_drawing_and_on_the_shape(qtbot, window):
+    draw_polygon(qtbot, window, [(20.0, 20.0), (60.0, 60.0), (60.0, 20.0), (20.0, 60.0)],
+                 close="none")
+    canvas = window.label_page.canvas
+    markers = [i for i in canvas._previews if isinstance(i, HandleItem)
+               and i.rect().width() > 8]
+    assert flat((m.pos().x(), m.pos().y()) for m in markers) == near([(40.0, 40.0)])
+    key(qtbot, window, Qt.Key.Key_Return)
+    [item] = canvas.items
+    assert flat((m.pos().x(), m.pos().y()) for m in item.crossings) == near([(40.0, 40.0)])
+
+
+def test_a_killed_studio_offers_its_unsaved_edits_back(qtbot, project, monkeypatch):
+    first = open_window(qtbot, project)
+    draw_polygon(qtbot, first, SQUARE)
+    key(qtbot, first, Qt.Key.Key_2)
+    assert not (project.root / "images" / "a.json").exists()
+    first.label_page.session.autosave_timer.stop()
+    # A kill: no closeEvent, no save; only the journal survives.
+    first.label_page.session = None
+    first.deleteLater()
+    asked = []
+    monkeypatch.setattr(MainWindow, "ask_recover", lambda self, e: asked.append(e) or True)
+    second = open_window(qtbot, project)
+    assert [e.image_path.name for e in asked[0]] == ["a.png"]
+    page = second.label_page
+    assert [s.label for s in page.canvas.shapes] == ["2"] and page.session.modified
+    key(qtbot, second, Qt.Key.Key_Z, CTRL)  # recovery is an undoable step
+    assert page.canvas.shapes == []
+    key(qtbot, second, Qt.Key.Key_Y, CTRL)
+    assert [s["label"] for s in saved_shapes(qtbot, second)] == ["2"]
+    assert not list((project.root / ".billet-studio" / "journal").glob("*.json"))
+
+
+def test_closing_with_unsaved_edits_asks_and_closes_only_after_a_save(qtbot, window, project,
+                                                                      monkeypatch):
+    draw_polygon(qtbot, window, SQUARE)
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save,
+               QMessageBox.StandardButton.Save]
+    monkeypatch.setattr(MainWindow, "ask_unsaved_changes", lambda self: answers.pop(0))
+    assert not window.close() and window.isVisible()
+    # A save that fails (the sidecar's place is taken by a folder) keeps the window open.
+    blocker = project.root / "images" / "a.json"
+    blocker.mkdir()
+    assert not window.close() and window.isVisible()
+    assert "a.json" in window.status.currentMessage()
+    assert window.label_page.canvas.shapes  # nothing was lost
+    blocker.rmdir()
+    assert window.close()
+    assert flat(json.loads(blocker.read_text())["shapes"][0]["points"]) == near(SQUARE)
+
+
+def test_a_corrupt_sidecar_blocks_editing_and_is_never_overwritten(qtbot, window, project):
+    broken = project.root / "images" / "c.json"
+    broken.write_text('{"shapes": [')
+    window.label_page.set_project(project)
+    window.select_image(2)
+    assert window.label_page.session is None and "c.json" in window.status.currentMessage()
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_S, CTRL)
+    key(qtbot, window, Qt.Key.Key_PageUp)
+    assert broken.read_text() == '{"shapes": ['
