@@ -407,3 +407,17 @@ def test_a_corrupt_sidecar_blocks_editing_and_is_never_overwritten(qtbot, window
     key(qtbot, window, Qt.Key.Key_S, CTRL)
     key(qtbot, window, Qt.Key.Key_PageUp)
     assert broken.read_text() == '{"shapes": ['
+
+
+def test_done_marks_and_search_filter_the_image_list(qtbot, window, project):
+    key(qtbot, window, Qt.Key.Key_Return, CTRL)  # done, then on to the next image
+    key(qtbot, window, Qt.Key.Key_PageDown)
+    assert json.loads((project.root / "images" / "a.json").read_text())["flags"] == {
+        "done": True}
+    image_list = window.label_page.image_list
+    assert [image_list.topLevelItem(i).text(4) for i in range(3)] == ["✓", "", ""]
+    search = window.label_page.docks["images"].widget().search
+    qtbot.keyClicks(search, "c.")
+    assert [image_list.topLevelItem(i).isHidden() for i in range(3)] == [True, True, False]
+    key(qtbot, window, Qt.Key.Key_PageDown)  # hidden rows are skipped
+    assert window.label_page.session.image_path.name == "c.png"

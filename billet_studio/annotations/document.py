@@ -26,15 +26,19 @@ class ShapesEdit:
     added: tuple[tuple[int, Shape], ...] = ()
     #: (before, after) when the edit changes the billet facts (site, visibility override).
     billet: tuple[BilletInfo, BilletInfo] | None = None
+    #: (before, after) when the edit changes the image's LabelMe flags (``done``).
+    flags: tuple[dict[str, bool], dict[str, bool]] | None = None
 
     def inverse(self) -> ShapesEdit:
         billet = None if self.billet is None else (self.billet[1], self.billet[0])
-        return ShapesEdit(self.text, self.added, self.removed, billet)
+        flags = None if self.flags is None else (self.flags[1], self.flags[0])
+        return ShapesEdit(self.text, self.added, self.removed, billet, flags)
 
     @property
     def is_empty(self) -> bool:
         return (not self.removed and not self.added
-                and (self.billet is None or self.billet[0] == self.billet[1]))
+                and (self.billet is None or self.billet[0] == self.billet[1])
+                and (self.flags is None or self.flags[0] == self.flags[1]))
 
 
 def replacing(text: str, changes: dict[int, Shape], shapes: list[Shape]) -> ShapesEdit:
@@ -59,6 +63,7 @@ class LabelDocument:
         self.record = record
         self.shapes: list[Shape] = list(record.shapes)
         self.billet: BilletInfo = record.billet
+        self.flags: dict[str, bool] = dict(record.flags)
         self._listeners: list[Callable[[ShapesEdit], None]] = []
 
     def subscribe(self, listener: Callable[[ShapesEdit], None]) -> None:
@@ -77,10 +82,14 @@ class LabelDocument:
             if index > len(shapes):
                 raise EditConflict(f"{edit.text!r} inserts past the end (index {index})")
             shapes.insert(index, shape)
+        if edit.billet is not None and edit.billet[0] != self.billet:
+            raise EditConflict(f"{edit.text!r} expected other billet facts")
+        if edit.flags is not None and edit.flags[0] != self.flags:
+            raise EditConflict(f"{edit.text!r} expected other image flags")
         if edit.billet is not None:
-            if edit.billet[0] != self.billet:
-                raise EditConflict(f"{edit.text!r} expected other billet facts")
             self.billet = edit.billet[1]
+        if edit.flags is not None:
+            self.flags = dict(edit.flags[1])
         self.shapes = shapes
         for listener in list(self._listeners):
             listener(edit)
@@ -90,7 +99,8 @@ class LabelDocument:
 
     def to_record(self) -> ImageRecord:
         """The record as edited (what a save writes)."""
-        return replace(self.record, shapes=tuple(self.shapes), billet=self.billet)
+        return replace(self.record, shapes=tuple(self.shapes), billet=self.billet,
+                       flags=dict(self.flags))
 
     def mark_saved(self, record: ImageRecord) -> None:
         """``record`` (this document's state) is now what is on disk."""
@@ -98,4 +108,5 @@ class LabelDocument:
 
     @property
     def modified(self) -> bool:
-        return tuple(self.shapes) != self.record.shapes or self.billet != self.record.billet
+        return (tuple(self.shapes) != self.record.shapes or self.billet != self.record.billet
+                or self.flags != self.record.flags)

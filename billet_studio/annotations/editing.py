@@ -219,6 +219,14 @@ def set_billet(billet: BilletInfo, text: str, **changes: object) -> ShapesEdit:
     return ShapesEdit(text, billet=(billet, replace(billet, **changes)))
 
 
+def set_done(flags: dict[str, bool], done: bool) -> ShapesEdit:
+    """Mark the image's labels finished (LabelMe's image flag ``done``) or not."""
+    changed = {k: v for k, v in flags.items() if k != "done"}
+    if done:
+        changed["done"] = True
+    return ShapesEdit("Mark done" if done else "Mark not done", flags=(dict(flags), changed))
+
+
 # -- order -----------------------------------------------------------------------------------
 
 def reading_order(shapes: Sequence[Shape], line_gap: float = 0.5) -> list[int]:

@@ -1,14 +1,23 @@
-"""The list of a project's images, with each one's split, site and stamp count."""
+"""The list of a project's images, with each one's split, site, stamp count and done mark,
+and the search field above it."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon
-from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QLineEdit,
+    QStyle,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from billet_studio.gui.image_loading import ImageSummary
 
-COLUMNS = ("Image", "Split", "Site", "Stamps")
+COLUMNS = ("Image", "Split", "Site", "Stamps", "Done")
+DONE_MARK = "✓"
 ERROR_COLOUR = QColor(200, 30, 30)
 
 
@@ -65,6 +74,22 @@ class ImageList(QTreeWidget):
     def image_count(self) -> int:
         return self.topLevelItemCount()
 
+    def set_filter(self, text: str) -> None:
+        """Show only images whose name contains ``text`` (any case)."""
+        needle = text.strip().lower()
+        for index, summary in enumerate(self._summaries):
+            self.topLevelItem(index).setHidden(bool(needle) and needle not in
+                                               summary.name.lower())
+
+    def neighbour(self, index: int, step: int) -> int | None:
+        """The next (step 1) or previous (-1) shown row from ``index``, if any."""
+        index += step
+        while 0 <= index < self.image_count():
+            if not self.topLevelItem(index).isHidden():
+                return index
+            index += step
+        return None
+
     def current_index(self) -> int:
         item = self.currentItem()
         return -1 if item is None else self.indexOfTopLevelItem(item)
@@ -85,6 +110,7 @@ class ImageList(QTreeWidget):
             summary.split or "" if known else "",
             summary.site or "" if known else "",
             str(summary.stamp_count) if known else "",
+            DONE_MARK if summary.done else "",
         )
         tooltip = f"{summary.path}\n{summary.description}"
         for column, text in enumerate(cells):
@@ -97,3 +123,18 @@ class ImageList(QTreeWidget):
         else:
             item.setIcon(0, QIcon())
             item.setForeground(0, self.palette().text())
+
+
+class ImageBrowser(QWidget):
+    """The search field over the image list."""
+
+    def __init__(self, image_list: ImageList, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search images…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(image_list.set_filter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.search)
+        layout.addWidget(image_list)

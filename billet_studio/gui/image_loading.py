@@ -25,6 +25,8 @@ class ImageSummary:
     site: str | None = None
     stamp_count: int | None = None
     error: str | None = None
+    #: The labeller marked the image finished (LabelMe image flag ``done``).
+    done: bool = False
 
     @property
     def description(self) -> str:
@@ -80,9 +82,8 @@ def _summary(
     name = display_name(project, path)
     if record is None:
         return ImageSummary(path, name, error=error or "labels not loaded")
-    return ImageSummary(
-        path, name, record.split, record.billet.site, len(record.stamps), error
-    )
+    return ImageSummary(path, name, record.split, record.billet.site, len(record.stamps),
+                        error, bool(record.flags.get("done", False)))
 
 
 def summarize_image(project: Project, image_path: Path) -> ImageSummary:

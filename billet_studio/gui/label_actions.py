@@ -66,6 +66,8 @@ def build_label_actions(page: LabelPage) -> QToolBar:
                                "Mark the selected stamps poorly imprinted")
     page.well_action = _action(page, "Well", "Alt+W", page.mark_well,
                                "Mark the selected stamps well imprinted (neither flag)")
+    page.done_action = _action(page, "Done", "Ctrl+Return", page.toggle_done,
+                               "Mark this image's labels finished (a ✓ in the image list)")
     page.next_action = _action(page, "Next image", "PgDown", page.next_image)
     page.previous_action = _action(page, "Previous image", "PgUp", page.previous_image)
     page.advance_action = _action(page, "Auto-advance", "Alt+A", lambda: None,
@@ -80,7 +82,8 @@ def build_label_actions(page: LabelPage) -> QToolBar:
     toolbar.setObjectName("labelling-toolbar")
     toolbar.addActions(list(page.tool_actions.values()))
     toolbar.addSeparator()
-    toolbar.addActions([page.undo_action, page.redo_action, page.save_action])
+    toolbar.addActions([page.undo_action, page.redo_action, page.save_action,
+                        page.done_action])
     toolbar.addSeparator()
     toolbar.addActions([page.partial_action, page.poor_action, page.well_action,
                         page.advance_action, page.shapes_visible_action])

@@ -8,7 +8,6 @@ never overwritten. Leaving an image saves it; a failed save keeps the image open
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Signal
@@ -32,7 +31,7 @@ from billet_studio.annotations import (
     editing,
 )
 from billet_studio.gui.canvas.label_canvas import LabelCanvas
-from billet_studio.gui.image_list import ImageList
+from billet_studio.gui.image_list import ImageBrowser, ImageList
 from billet_studio.gui.image_loading import (
     LoadedImage,
     load_image,
@@ -88,7 +87,8 @@ class LabelPage(QMainWindow):
         self.history.setEmptyLabel("(as opened)")
         self.docks = {}
         for name, title, widget, area in (
-                ("images", "Images", self.image_list, Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("images", "Images", ImageBrowser(self.image_list),
+                 Qt.DockWidgetArea.LeftDockWidgetArea),
                 ("shapes", "Billet and shapes", self.shape_panel,
                  Qt.DockWidgetArea.RightDockWidgetArea),
                 ("labels", "Labels", self.label_counts, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -180,8 +180,8 @@ class LabelPage(QMainWindow):
         self._step_image(-1)
 
     def _step_image(self, step: int) -> None:
-        target = self.image_list.current_index() + step
-        if 0 <= target < self.image_list.image_count():
+        target = self.image_list.neighbour(self.image_list.current_index(), step)
+        if target is not None:
             self.select_image(target)
 
     def close_session(self, discard: bool) -> bool:
@@ -231,11 +231,13 @@ class LabelPage(QMainWindow):
         self.label_counts.show_shapes(list(record.shapes))
 
     def _on_saved(self, path: Path) -> None:
-        index = self.image_list.current_index()
-        if self.project is not None and self.loaded is not None and index >= 0:
-            loaded = replace(self.loaded, record=self.session.document.record
-                             if self.session is not None else None)
-            self.image_list.update_summary(index, summarize_loaded(self.project, loaded))
+        session = self.session
+        paths = [s.path for s in self.image_list.summaries]
+        if self.project is not None and session is not None and session.image_path in paths:
+            # By path, not the current row: leaving an image saves it after the list moved.
+            loaded = LoadedImage(session.image_path, None, session.document.record)
+            self.image_list.update_summary(paths.index(session.image_path),
+                                           summarize_loaded(self.project, loaded))
         self.message.emit(f"Saved {path.name}")
 
     # -- commands --------------------------------------------------------------------------
@@ -279,6 +281,12 @@ class LabelPage(QMainWindow):
         if self.session is not None and (self.session.document.billet.site or "") != site:
             self.session.push(editing.set_billet(self.session.document.billet, "Set site",
                                                  site=site or None))
+
+    def toggle_done(self) -> None:
+        """Mark the image finished, or not (a ✓ in the image list once saved)."""
+        if self.session is not None:
+            flags = self.session.document.flags
+            self.session.push(editing.set_done(flags, not flags.get("done", False)))
 
     def copy_selection(self) -> None:
         shapes = self.canvas.shapes

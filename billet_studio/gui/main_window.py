@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.addActions(list(page.tool_actions.values()))
         image_menu = self.menuBar().addMenu("&Image")
-        image_menu.addActions([page.next_action, page.previous_action])
+        image_menu.addActions([page.next_action, page.previous_action, page.done_action])
 
         view_menu = self.menuBar().addMenu("&View")
         view = self.view
