@@ -421,3 +421,45 @@ def test_done_marks_and_search_filter_the_image_list(qtbot, window, project):
     assert [image_list.topLevelItem(i).isHidden() for i in range(3)] == [True, True, False]
     key(qtbot, window, Qt.Key.Key_PageDown)  # hidden rows are skipped
     assert window.label_page.session.image_path.name == "c.png"
+
+
+def shown_pixels(canvas) -> np.ndarray:
+    image = canvas._image_item.pixmap().toImage().convertToFormat(
+        canvas._image_item.pixmap().toImage().Format.Format_RGB888)
+    raw = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(),
+                                                             image.bytesPerLine())
+    return raw[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
+
+
+def test_brightness_and_contrast_change_the_view_only_and_are_remembered(qtbot, window,
+                                                                        project):
+    canvas, options = window.label_page.canvas, window.label_page.view_options
+    before = shown_pixels(canvas).astype(int)
+    options.brightness.setValue(40)
+    assert (shown_pixels(canvas).astype(int) - before).mean() == pytest.approx(40, abs=1)
+    options.contrast.setValue(50)  # twice the spread around mid-grey
+    assert shown_pixels(canvas).astype(int).std() > 1.8 * before.std()
+    photo_bytes = (project.root / "images" / "a.png").read_bytes()
+    second = open_window(qtbot, project)
+    assert second.label_page.view_options.levels == (40, 50)
+    assert shown_pixels(second.label_page.canvas).astype(int).std() > 1.8 * before.std()
+    assert (project.root / "images" / "a.png").read_bytes() == photo_bytes
+
+
+def test_mask_preview_shows_the_rasterised_stamp_and_follows_edits(qtbot, window):
+    from billet_studio.geometry import StampPolygon, rasterize_polygons
+
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_8)
+    window.label_page.view_options.mask_preview.setChecked(True)
+    canvas = window.label_page.canvas
+    overlay = canvas._mask_item.pixmap().toImage()
+    points = canvas.shapes[0].points
+    expected = rasterize_polygons([StampPolygon(points)], H, W)
+    alpha = np.array([[overlay.pixelColor(x, y).alpha() > 0 for x in range(0, W, 4)]
+                      for y in range(0, H, 4)])
+    assert np.array_equal(alpha, expected[::4, ::4] > 0)
+    key(qtbot, window, Qt.Key.Key_Delete)
+    assert canvas._mask_item.pixmap().toImage().pixelColor(40, 40).alpha() == 0
+    window.label_page.view_options.mask_preview.setChecked(False)
+    assert canvas._mask_item is None

@@ -41,6 +41,7 @@ from billet_studio.gui.image_loading import (
 from billet_studio.gui.label_actions import build_label_actions
 from billet_studio.gui.label_session import LabelSession
 from billet_studio.gui.shape_panel import ShapePanel
+from billet_studio.gui.view_options import ViewOptions
 
 PASTE_OFFSET = (10.0, 10.0)
 
@@ -99,6 +100,15 @@ class LabelPage(QMainWindow):
             self.addDockWidget(area, dock)
             self.docks[name] = dock
         self.addToolBar(build_label_actions(self))
+        self.view_options = ViewOptions(self.shapes_visible_action)
+        dock = QDockWidget("View", self)
+        dock.setObjectName("dock-view")
+        dock.setWidget(self.view_options)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.docks["view"] = dock
+        self.canvas.set_levels(*self.view_options.levels)
+        self.view_options.levels_changed.connect(self.canvas.set_levels)
+        self.view_options.mask_preview_toggled.connect(self.canvas.set_mask_preview)
         self.image_list.image_selected.connect(self.select_image)
         self.canvas.selection_changed.connect(self.shape_panel.select_rows)
         self.canvas.character_typed.connect(self.label_selection)

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QWidget
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPixmap
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapItem, QWidget
 
 from billet_studio.annotations import Shape, editing
 from billet_studio.annotations.document import ShapesEdit
@@ -33,13 +33,15 @@ from billet_studio.gui.canvas.tools import (
     RectangleTool,
     SelectTool,
 )
-from billet_studio.gui.image_view import ImageView
+from billet_studio.gui.image_view import ImageView, qimage_from_rgb
 from billet_studio.gui.label_session import LabelSession
+from billet_studio.gui.view_options import apply_levels, mask_overlay
 
 Point = tuple[float, float]
 NUDGE_KEYS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0),
               Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
 MIDPOINT_COLOUR = QColor(120, 220, 255)
+MASK_Z = 0.5
 
 
 class LabelCanvas(ImageView):
@@ -70,6 +72,10 @@ class LabelCanvas(ImageView):
         self._space_held = False
         self._space_pan_from: QPoint | None = None
         self._shapes_visible = True
+        self._pixels: np.ndarray | None = None
+        self._levels = (0, 0)
+        self._mask_preview = False
+        self._mask_item: QGraphicsPixmapItem | None = None
 
     # -- content ---------------------------------------------------------------------------
 
@@ -86,15 +92,18 @@ class LabelCanvas(ImageView):
         self.tool.cancel()
         if self.session is not None:
             self.session.changed.disconnect(self._on_edit)
-        self.show_image(pixels, None)
+        self._pixels = pixels
+        self.show_image(None if pixels is None else apply_levels(pixels, *self._levels), None)
         self.session = session
         self.items, self.selection, self.selected_vertex = [], [], None
         self._overlays, self._previews, self._midpoint = [], [], None
+        self._mask_item = None
         if session is not None:
             session.changed.connect(self._on_edit)
             for shape in session.document.shapes:
                 self._add_item(len(self.items), shape)
             self._refresh_groups(range(len(self.items)))
+        self._update_mask()
         self.selection_changed.emit([])
 
     def _add_item(self, index: int, shape: Shape) -> None:
@@ -121,6 +130,7 @@ class LabelCanvas(ImageView):
         for index, shape in edit.added:
             self._add_item(index, shape)
         self._refresh_groups(touched + [i for i, _ in edit.removed])
+        self._update_mask()
         removed, added = [i for i, _ in edit.removed], touched
         if added and removed != added:  # shapes came back or were made: show them
             chosen = [i for i in added if not self.shapes[i].is_hole] or added
@@ -246,6 +256,32 @@ class LabelCanvas(ImageView):
         select = self.tool.name == "select"
         self.viewport().setCursor(Qt.CursorShape.ArrowCursor if select
                                   else Qt.CursorShape.CrossCursor)
+
+    def set_levels(self, brightness: int, contrast: int) -> None:
+        """Show the image brighter/darker and with more or less contrast (display only)."""
+        self._levels = (brightness, contrast)
+        if self._pixels is not None and self._image_item is not None:
+            shown = apply_levels(self._pixels, brightness, contrast)
+            self._image_item.setPixmap(QPixmap.fromImage(qimage_from_rgb(shown)))
+
+    def set_mask_preview(self, on: bool) -> None:
+        """Overlay the stamp mask exactly as it will be rasterised for the GAN."""
+        self._mask_preview = on
+        self._update_mask()
+
+    def _update_mask(self) -> None:
+        if self._mask_item is not None and self._mask_item.scene() is not None:
+            self.scene().removeItem(self._mask_item)
+        self._mask_item = None
+        if not self._mask_preview or self.session is None or self._pixels is None:
+            return
+        overlay = np.ascontiguousarray(mask_overlay(self.session.document.to_record()))
+        height, width = overlay.shape[:2]
+        image = QImage(overlay.data, width, height, overlay.strides[0],
+                       QImage.Format.Format_RGBA8888).copy()
+        self._mask_item = QGraphicsPixmapItem(QPixmap.fromImage(image))
+        self._mask_item.setZValue(MASK_Z)
+        self.scene().addItem(self._mask_item)
 
     def set_shapes_visible(self, visible: bool) -> None:
         self._shapes_visible = visible
