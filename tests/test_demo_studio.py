@@ -7,6 +7,8 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from studio_driver import select, wait_idle
+
 from billet_studio.annotations import Project
 from billet_studio.demo import DemoConfig, build_demo_project
 from billet_studio.gui.main_window import MainWindow
@@ -21,10 +23,11 @@ def test_demo_project_loads_in_the_studio(qtbot, tmp_path):
     qtbot.addWidget(window)
     window.show()
     assert window.open_project(root)
+    wait_idle(window)
     records = Project.open(root).load_records()
     assert window.label_page.image_list.image_count() == len(records) == 8
     for index, record in enumerate(records):
-        window.select_image(index)
+        select(window, index)
         drawn = sorted(item.data(LABEL_KEY) for item in window.view.scene().items()
                        if item.data(ROLE_KEY) == STAMP_ROLE)
         # One outline per polygon piece or box: a partial stamp may have several pieces.

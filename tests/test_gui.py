@@ -14,6 +14,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QGraphicsItem
+from studio_driver import select, wait_idle
 
 from billet_studio.annotations import (
     BilletInfo,
@@ -102,6 +103,7 @@ def window(qtbot, project: Project) -> MainWindow:
     window.show()
     qtbot.waitExposed(window)
     assert window.open_project(project.root)
+    wait_idle(window)
     return window
 
 
@@ -149,7 +151,7 @@ def test_opening_a_project_lists_every_image_and_names_the_window(window: MainWi
 def test_selecting_an_image_draws_one_outline_and_one_tag_per_stamp_piece(
     window: MainWindow,
 ) -> None:
-    window.select_image(image_index(window, "a_stamps.png"))
+    select(window, image_index(window, "a_stamps.png"))
     outlines = items_with_role(window, STAMP_ROLE)
     tags = items_with_role(window, STAMP_LABEL_ROLE)
     assert sorted(item.data(LABEL_KEY) for item in outlines) == ["3", "8", "A"]
@@ -163,13 +165,13 @@ def test_selecting_an_image_draws_one_outline_and_one_tag_per_stamp_piece(
         tag.flags() & QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations for tag in tags
     )
 
-    window.select_image(image_index(window, "b_boxes.png"))
+    select(window, image_index(window, "b_boxes.png"))
     assert [item.data(LABEL_KEY) for item in items_with_role(window, STAMP_ROLE)] == ["7"]
     assert window.label_page.shape_panel.shape_tree.topLevelItemCount() == 1
 
 
 def test_hole_is_cut_out_of_the_stamp_outline(window: MainWindow) -> None:
-    window.select_image(image_index(window, "a_stamps.png"))
+    select(window, image_index(window, "a_stamps.png"))
     eight = next(
         item for item in items_with_role(window, STAMP_ROLE) if item.data(LABEL_KEY) == "8"
     )
@@ -181,7 +183,7 @@ def test_hole_is_cut_out_of_the_stamp_outline(window: MainWindow) -> None:
 
 
 def test_shape_panel_lists_shapes_with_kind_and_flags(window: MainWindow) -> None:
-    window.select_image(image_index(window, "a_stamps.png"))
+    select(window, image_index(window, "a_stamps.png"))
     panel = window.label_page.shape_panel
     rows = [
         tuple(panel.shape_tree.topLevelItem(i).text(c) for c in range(1, 5))
@@ -251,7 +253,7 @@ def test_status_bar_shows_the_image_and_the_cursor_position(
 def test_corrupt_sidecar_names_the_file_and_keeps_it(window: MainWindow, project) -> None:
     sidecar = project.root / "images" / "c_broken.json"
     before = sidecar.read_bytes()
-    window.select_image(image_index(window, "c_broken.png"))
+    select(window, image_index(window, "c_broken.png"))
 
     panel_text = window.label_page.shape_panel.error_text
     assert "c_broken.json" in panel_text
@@ -262,7 +264,7 @@ def test_corrupt_sidecar_names_the_file_and_keeps_it(window: MainWindow, project
     assert items_with_role(window, STAMP_ROLE) == []
     assert window.label_page.shape_panel.shape_tree.topLevelItemCount() == 0
 
-    window.select_image(image_index(window, "a_stamps.png"))
+    select(window, image_index(window, "a_stamps.png"))
     assert window.label_page.shape_panel.error_text == ""
     window.close()
     assert sidecar.read_bytes() == before

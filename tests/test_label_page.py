@@ -16,6 +16,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
+from studio_driver import wait_idle
 
 from billet_studio.annotations import ImageRecord, Project, ProjectConfig, Shape
 from billet_studio.gui.canvas.items import HandleItem
@@ -63,6 +64,7 @@ def open_window(qtbot, project: Project) -> MainWindow:
     window.activateWindow()  # shortcuts go to the active window
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     assert window.open_project(project.root)
+    wait_idle(window)
     return window
 
 
@@ -90,6 +92,7 @@ def drag(qtbot, window, start, end, modifiers=NO) -> None:
 
 def key(qtbot, window, key, modifiers=NO) -> None:
     qtbot.keyClick(window.label_page.canvas, key, modifiers)
+    wait_idle(window)  # PgUp/PgDn load the next photograph on a worker thread
 
 
 def saved_shapes(qtbot, window: MainWindow, name: str = "a.png") -> list[dict]:
@@ -402,6 +405,7 @@ def test_a_corrupt_sidecar_blocks_editing_and_is_never_overwritten(qtbot, window
     broken.write_text('{"shapes": [')
     window.label_page.set_project(project)
     window.select_image(2)
+    wait_idle(window)
     assert window.label_page.session is None and "c.json" in window.status.currentMessage()
     draw_polygon(qtbot, window, SQUARE)
     key(qtbot, window, Qt.Key.Key_S, CTRL)
@@ -463,3 +467,33 @@ def test_mask_preview_shows_the_rasterised_stamp_and_follows_edits(qtbot, window
     assert canvas._mask_item.pixmap().toImage().pixelColor(40, 40).alpha() == 0
     window.label_page.view_options.mask_preview.setChecked(False)
     assert canvas._mask_item is None
+
+
+def test_photographs_decode_off_the_gui_thread_and_neighbours_are_prefetched(qtbot, project):
+    big = project.root / "images" / "d_big.jpg"
+    rng = np.random.default_rng(5)
+    Image.fromarray(rng.integers(0, 255, (3000, 4000, 3), dtype=np.uint8)).save(big)
+    window = open_window(qtbot, project)
+    page = window.label_page
+    # b.png, next to the open a.png, was decoded in the background: it shows at once.
+    qtbot.waitUntil(lambda: page.pixels.cached(project.root / "images" / "b.png") is not None)
+    qtbot.keyClick(page.canvas, Qt.Key.Key_PageDown)
+    assert page.loading is None and page.session.image_path.name == "b.png"
+    # An image not yet decoded: selecting it returns at once, the page says it is loading.
+    window.select_image(3)
+    assert page.loading is not None and page.loading.name == "d_big.jpg"
+    assert "Loading d_big.jpg" in window.status.currentMessage()
+    wait_idle(window)
+    assert page.session.image_path.name == "d_big.jpg"
+    assert page.canvas.image_rect.width() == 4000
+
+
+def test_a_project_lists_its_images_before_their_labels_are_read(qtbot, project):
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.open_project(project.root)
+    names = [s.name for s in window.label_page.image_list.summaries]
+    assert names == ["a.png", "b.png", "c.png"]  # listed straight away
+    wait_idle(window)
+    row = window.label_page.image_list.topLevelItem(1)
+    assert (row.text(1), row.text(3)) == ("train", "1")  # then filled in from the sidecar

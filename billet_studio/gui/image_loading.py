@@ -6,7 +6,6 @@ functions unchanged. Nothing here writes: a broken sidecar is reported, never re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,25 +100,24 @@ def summarize_loaded(project: Project, loaded: LoadedImage) -> ImageSummary:
     return _summary(project, loaded.path, loaded.record, error)
 
 
-def summarize_project(project: Project) -> Iterator[ImageSummary]:
-    """A summary per image, in the project's order; a broken file never stops the rest."""
-    for image_path in project.image_paths():
-        yield summarize_image(project, image_path)
-
-
 def load_image(project: Project, image_path: Path) -> LoadedImage:
-    """Decode an image and load its record, collecting (not raising) what went wrong.
+    """Decode an image and load its record, collecting (not raising) what went wrong."""
+    try:
+        return with_record(project, image_path, read_image(image_path), None)
+    except AnnotationError as error:
+        return with_record(project, image_path, None, describe_error(error))
+
+
+def with_record(project: Project, image_path: Path, pixels: np.ndarray | None,
+                pixel_error: str | None) -> LoadedImage:
+    """An image decoded elsewhere (a worker thread), with its record read now: the record
+    is always fresh from disk, the slow part (decoding) may come from a cache.
 
     The pixels are still returned when only the sidecar is broken, so the user sees the
     photograph whose labels need fixing.
     """
-    errors: list[str] = []
-    pixels: np.ndarray | None = None
+    errors = [pixel_error] if pixel_error else []
     record: ImageRecord | None = None
-    try:
-        pixels = read_image(image_path)
-    except AnnotationError as error:
-        errors.append(describe_error(error))
     try:
         record = project.load_record(image_path)
     except AnnotationError as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, QThreadPool, Signal
 from PySide6.QtGui import QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -30,13 +30,15 @@ from billet_studio.annotations import (
     ShapesEdit,
     editing,
 )
+from billet_studio.gui.background import PixelLoader, SummaryScanner
 from billet_studio.gui.canvas.label_canvas import LabelCanvas
 from billet_studio.gui.image_list import ImageBrowser, ImageList
 from billet_studio.gui.image_loading import (
+    ImageSummary,
     LoadedImage,
-    load_image,
+    display_name,
     summarize_loaded,
-    summarize_project,
+    with_record,
 )
 from billet_studio.gui.label_actions import build_label_actions
 from billet_studio.gui.label_session import LabelSession
@@ -79,6 +81,17 @@ class LabelPage(QMainWindow):
         #: Journalled edits to offer back when their image is opened.
         self.recovered: dict[Path, ImageRecord] = {}
         self.undo_group = QUndoGroup(self)
+        #: The photograph being decoded for display, if any.
+        self.loading: Path | None = None
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)
+        self.pixels = PixelLoader(self.pool, self)
+        self.pixels.decoded.connect(self._decoded)
+        self.scanner = SummaryScanner(self.pool, self)
+        self.scanner.summaries.connect(self._scanned)
+        #: Whether every image's summary has been read since the project opened.
+        self.scan_complete = True
+        self.scanner.finished.connect(self._scan_finished)
         self.canvas = LabelCanvas()
         self.setCentralWidget(self.canvas)
         self.image_list = ImageList()
@@ -128,10 +141,17 @@ class LabelPage(QMainWindow):
         self.close_session(discard=False)
         self.project = project
         self.recovered = {}
-        summaries = list(summarize_project(project)) if project is not None else []
+        self.scanner.cancel()
+        paths = project.image_paths() if project is not None else []
+        # Names at once (a 10,000-image folder lists in well under a second); split, site,
+        # stamps and done marks fill in from a background scan of the sidecars.
+        summaries = [ImageSummary(p, display_name(project, p)) for p in paths]
         self.shape_panel.set_sites(project.config.sites if project is not None else ())
         self.image_list.set_summaries(summaries)
         self._show(None)
+        if project is not None:
+            self.scan_complete = False
+            self.scanner.scan(project, paths)
         entries: list[JournalEntry] = []
         if project is not None:
             entries, errors = CrashJournal(project).entries()
@@ -171,9 +191,50 @@ class LabelPage(QMainWindow):
         if not self.close_session(discard=False):
             self._reselect_open_image()
             return
-        loaded = load_image(self.project, path)
+        self.loading = path
+        pixels = self.pixels.cached(path)
+        if pixels is not None:
+            self._decoded(path, pixels, None)
+        else:
+            self._show(None)
+            self.message.emit(f"Loading {path.name}…")
+            self.pixels.request(path)
+
+    def _decoded(self, path: Path, pixels: object, error: object) -> None:
+        """A photograph finished decoding: show it if it is still the one wanted."""
+        if path != self.loading or self.project is None:
+            return
+        self.loading = None
+        loaded = with_record(self.project, path, pixels, error)
+        index = self.image_list.current_index()
         self.image_list.update_summary(index, summarize_loaded(self.project, loaded))
+        self.message.emit("")  # the "Loading…" note; _show reports any errors
         self._show(loaded)
+        shown = self.image_list.summaries
+        neighbours = [self.image_list.neighbour(index, step) for step in (1, -1)]
+        self.pixels.prefetch([shown[n].path for n in neighbours if n is not None])
+
+    def _scanned(self, number: int, batch: list) -> None:
+        if number != self.scanner.generation:
+            return  # a scan of a project (or folder state) no longer shown
+        open_path = self.session.image_path if self.session is not None else None
+        for index, summary in batch:
+            if summary.path != open_path:  # the open image's row follows its edits
+                self.image_list.update_summary(index, summary)
+
+    def _scan_finished(self, number: int) -> None:
+        if number == self.scanner.generation:
+            self.scan_complete = True
+
+    def idle(self) -> bool:
+        """Whether no photograph is being decoded and the list is fully read (for scripts
+        and tests that drive the page)."""
+        return self.loading is None and self.scan_complete
+
+    def shutdown(self) -> None:
+        """Stop background work and wait for it (the page is closing)."""
+        self.scanner.cancel()
+        self.pool.waitForDone()
 
     def _reselect_open_image(self) -> None:
         paths = [s.path for s in self.image_list.summaries]

@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
             self.label_page.close_session(discard=answer == QMessageBox.StandardButton.Discard)
         else:
             self.label_page.close_session(discard=False)
+        self.label_page.shutdown()
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/label_page_docks", self.label_page.save_layout())

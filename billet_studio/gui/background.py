@@ -1,0 +1,147 @@
+"""Work the labelling page keeps off the GUI thread: decoding photographs (with a small
+prefetch cache for the neighbours of the open image) and reading every image's summary for
+the list after a project opens. Results arrive as signals on the GUI thread.
+
+Threading model: one QThreadPool owned by the page; each task is a QRunnable that calls a
+Qt-free function (``read_image``, ``summarize_image``) and emits through a QObject that
+lives on the GUI thread, so Qt queues the delivery. A scan honours cancellation between
+images; :meth:`shutdown` cancels and waits, so no thread outlives the page.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from billet_studio.annotations import AnnotationError, Project, read_image
+from billet_studio.gui.image_loading import ImageSummary, describe_error, summarize_image
+
+#: Decoded photographs kept: the open one, its neighbours, and a little history.
+CACHE_SIZE = 5
+#: Summaries are delivered in batches of this many (fewer signals for big folders).
+SUMMARY_BATCH = 64
+
+
+class _Task(QRunnable):
+    def __init__(self, work: Callable[[], None]) -> None:
+        super().__init__()
+        self.work = work
+
+    def run(self) -> None:
+        self.work()
+
+
+class PixelLoader(QObject):
+    """Decodes photographs on worker threads; keeps the last few in memory."""
+
+    #: (path, pixels or None, error message or None), on the GUI thread.
+    decoded = Signal(Path, object, object)
+
+    def __init__(self, pool: QThreadPool, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = pool
+        self._cache: OrderedDict[Path, tuple[float, np.ndarray]] = OrderedDict()
+        self._pending: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def cached(self, path: Path) -> np.ndarray | None:
+        """The decoded pixels if they are in memory and the file has not changed since."""
+        with self._lock:
+            entry = self._cache.get(path)
+            try:
+                if entry is not None and entry[0] == path.stat().st_mtime:
+                    self._cache.move_to_end(path)
+                    return entry[1]
+            except OSError:
+                pass
+            return None
+
+    def request(self, path: Path) -> None:
+        """Decode ``path`` unless it is cached or already being decoded (then ``decoded``
+        fires when it is done)."""
+        with self._lock:
+            if path in self._pending:
+                return
+            self._pending.add(path)
+        self.pool.start(_Task(lambda: self._decode(path)))
+
+    def prefetch(self, paths: Sequence[Path]) -> None:
+        for path in paths:
+            if self.cached(path) is None:
+                self.request(path)
+
+    def _decode(self, path: Path) -> None:
+        pixels, error = None, None
+        try:
+            mtime = path.stat().st_mtime
+            pixels = read_image(path)
+        except AnnotationError as problem:
+            error = describe_error(problem)
+        except OSError as problem:
+            error = f"{path.name}: cannot be read ({problem.strerror or problem})"
+        with self._lock:
+            self._pending.discard(path)
+            if pixels is not None:  # cached before the signal, so its slot finds it
+                self._cache[path] = (mtime, pixels)
+                self._cache.move_to_end(path)
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        self.decoded.emit(path, pixels, error)
+
+
+class SummaryScanner(QObject):
+    """Reads each image's summary (sidecar + image header, no decoding) in the background,
+    so a big project folder lists its images at once and fills in the details."""
+
+    #: (scan number, list of (index, ImageSummary)), on the GUI thread.
+    summaries = Signal(int, list)
+    #: The scan with this number reached the end (or was cancelled).
+    finished = Signal(int)
+
+    def __init__(self, pool: QThreadPool, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = pool
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._done.set()
+        #: Numbers each scan, so late signals of a cancelled one can be told apart.
+        self.generation = 0
+
+    def scan(self, project: Project, paths: Sequence[Path]) -> None:
+        self.cancel()
+        self.generation += 1
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        stop, done, paths, number = self._stop, self._done, list(paths), self.generation
+
+        def work() -> None:
+            try:
+                batch: list[tuple[int, ImageSummary]] = []
+                for index, path in enumerate(paths):
+                    if stop.is_set():
+                        return
+                    batch.append((index, summarize_image(project, path)))
+                    if len(batch) >= SUMMARY_BATCH:
+                        self.summaries.emit(number, batch)
+                        batch = []
+                if batch:
+                    self.summaries.emit(number, batch)
+            finally:
+                done.set()
+                self.finished.emit(number)
+
+        self.pool.start(_Task(work))
+
+    def cancel(self) -> None:
+        """Stop the scan at the next image and wait for it."""
+        self._stop.set()
+        self._done.wait(5.0)
+
+    @property
+    def running(self) -> bool:
+        return not self._done.is_set()
