@@ -157,6 +157,9 @@ def test_escape_cancels_and_backspace_takes_back_the_last_vertex(qtbot, window):
 def test_drag_a_rectangle(qtbot, window):
     key(qtbot, window, Qt.Key.Key_3, CTRL)
     drag(qtbot, window, (100.0, 30.0), (140.0, 90.0))
+    [shape] = saved_shapes(qtbot, window)
+    assert (shape["label"], shape["shape_type"]) == ("", "rectangle")
+    key(qtbot, window, Qt.Key.Key_G, ALT)  # with snapping off, a key labels the box itself
     key(qtbot, window, Qt.Key.Key_A)
     [shape] = saved_shapes(qtbot, window)
     assert (shape["label"], shape["shape_type"]) == ("A", "rectangle")
@@ -237,6 +240,8 @@ def test_label_keys_auto_advance_in_reading_order(qtbot, window):
         key(qtbot, window, Qt.Key.Key_3, CTRL)
         drag(qtbot, window, (x, y), (x + 20, y + 30))
     key(qtbot, window, Qt.Key.Key_Escape)
+    key(qtbot, window, Qt.Key.Key_G, ALT)  # snap off: label keys label the boxes
+    assert not window.label_page.snap_action.isChecked()
     key(qtbot, window, Qt.Key.Key_1, CTRL)
     click(qtbot, window, (30.0, 30.0))  # the top-left box: first in reading order
     for character in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4):
@@ -497,3 +502,67 @@ def test_a_project_lists_its_images_before_their_labels_are_read(qtbot, project)
     wait_idle(window)
     row = window.label_page.image_list.topLevelItem(1)
     assert (row.text(1), row.text(3)) == ("train", "1")  # then filled in from the sidecar
+
+
+def test_drag_a_box_while_holding_a_character_key_snaps_its_template(qtbot, window):
+    canvas = window.label_page.canvas
+    qtbot.keyPress(canvas, Qt.Key.Key_8)
+    drag(qtbot, window, (30.0, 30.0), (60.0, 80.0))
+    qtbot.keyRelease(canvas, Qt.Key.Key_8)
+    shapes = saved_shapes(qtbot, window)
+    assert [(s["label"], s["flags"].get("hole", False)) for s in shapes] == [
+        ("8", False), ("8", True), ("8", True)]
+    assert len({s["group_id"] for s in shapes}) == 1
+    xs = [x for s in shapes for x, _ in s["points"]]
+    assert (min(xs), max(xs)) == pytest.approx((30.0, 60.0), abs=0.6)
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)  # one undo step
+    assert canvas.shapes == []
+
+
+def test_typing_a_character_on_empty_boxes_snaps_templates_in_reading_order(qtbot, window):
+    key(qtbot, window, Qt.Key.Key_3, CTRL)
+    for x in (20.0, 60.0, 100.0):
+        drag(qtbot, window, (x, 30.0), (x + 30.0, 80.0))
+    key(qtbot, window, Qt.Key.Key_1, CTRL)
+    click(qtbot, window, (35.0, 50.0))  # the first box
+    for character in (Qt.Key.Key_4, Qt.Key.Key_0, Qt.Key.Key_7):
+        key(qtbot, window, character)
+    shapes = saved_shapes(qtbot, window)
+    outlines = [(s["label"], round(min(x for x, _ in s["points"])))
+                for s in shapes if not s["flags"].get("hole")]
+    assert sorted(outlines, key=lambda o: o[1]) == [("4", 20), ("0", 60), ("7", 100)]
+    assert all(s["shape_type"] == "polygon" for s in shapes)
+    assert sum(1 for s in shapes if s["flags"].get("hole")) == 2  # the 4's and the 0's
+
+
+def test_refine_aligns_a_snapped_stamp_to_the_photograph(qtbot, project):
+    import shapely
+
+    from billet_studio.geometry import Box, StampPolygon
+    from billet_studio.glyphs import load_glyph_set
+    from billet_studio.glyphs.snap import fit_template
+
+    truth = fit_template(load_glyph_set()["4"], Box(92.0, 40.0, 128.0, 100.0))
+    from billet_studio.geometry import rasterize_polygons
+    face = np.full((H, W), 185, np.uint8)
+    face[rasterize_polygons(truth, H, W) > 0] = 70
+    Image.fromarray(np.dstack([face] * 3)).save(project.root / "images" / "a.png")
+    window = open_window(qtbot, project)
+    canvas = window.label_page.canvas
+    qtbot.keyPress(canvas, Qt.Key.Key_4)
+    drag(qtbot, window, (87.0, 44.0), (126.0, 108.0))  # a few pixels off
+    qtbot.keyRelease(canvas, Qt.Key.Key_4)
+    assert canvas.selection  # the snapped stamp is selected
+
+    def iou() -> float:
+        record = window.label_page.session.document.to_record()
+        ours = shapely.union_all([p.to_shapely() for s in record.stamps for p in s.polygons])
+        theirs = shapely.union_all([StampPolygon(p.exterior, p.holes).to_shapely()
+                                    for p in truth])
+        return ours.intersection(theirs).area / ours.union(theirs).area
+
+    before = iou()
+    key(qtbot, window, Qt.Key.Key_R, ALT)
+    assert before < 0.8 < 0.9 < iou()
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    assert iou() == pytest.approx(before)

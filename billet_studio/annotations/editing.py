@@ -16,7 +16,8 @@ from shapely.geometry import Point, Polygon
 
 from billet_studio.annotations.document import ShapesEdit, replacing
 from billet_studio.annotations.records import BilletInfo
-from billet_studio.annotations.shapes import Shape
+from billet_studio.annotations.shapes import Shape, shapes_of_stamp
+from billet_studio.geometry import StampPolygon
 
 Point2 = tuple[float, float]
 #: A polygon never drops below this many vertices.
@@ -97,6 +98,33 @@ def add_shapes(shapes: Sequence[Shape], new: Sequence[Shape], text: str = "Paste
     if not added:
         raise EditRefused("nothing to paste")
     return ShapesEdit(text, added=tuple(added))
+
+
+def add_stamps(shapes: Sequence[Shape],
+               stamps: Sequence[tuple[str, Sequence[StampPolygon], dict[str, bool]]],
+               replacing: Iterable[int] = (), text: str = "Snap template") -> ShapesEdit:
+    """Put in stamps given as (label, polygons, flags), each as grouped outlines and holes,
+    taking out the shapes at ``replacing`` (boxes snapped to, outlines refined) and their
+    holes, all in one edit."""
+    if not stamps or any(not polygons for _, polygons, _ in stamps):
+        raise EditRefused("the template has no outline")
+    taken = with_holes(shapes, replacing)
+    position = len(shapes) - len(taken)
+    group = next_group_id(shapes)
+    added = []
+    for offset, (label, polygons, flags) in enumerate(stamps):
+        for shape in shapes_of_stamp(label, polygons, dict(flags), group + offset, DECIMALS):
+            added.append((position + len(added), shape))
+    return ShapesEdit(text, removed=tuple((i, shapes[i]) for i in taken), added=tuple(added))
+
+
+def stamp_of(shapes: Sequence[Shape], index: int) -> list[int]:
+    """The shape at ``index`` and every piece and hole of the same stamp (label + group)."""
+    shape = shapes[index]
+    if shape.group_id is None:
+        return with_holes(shapes, [index])
+    return [i for i, s in enumerate(shapes)
+            if s.group_id == shape.group_id and s.label == shape.label]
 
 
 def delete_shapes(shapes: Sequence[Shape], indices: Iterable[int]) -> ShapesEdit:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from billet_studio.annotations import Stamp
 from billet_studio.gui.stamp_items import IMAGE_ROLE, ROLE_KEY, stamp_items
+from billet_studio.gui.view_options import apply_levels
 
 #: Scale limits: closer than 64 screen pixels per image pixel shows nothing new, and
 #: the image never shrinks below a quarter of what fits the window.
@@ -71,6 +72,9 @@ class ImageView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setMouseTracking(True)
         self._image_item: QGraphicsPixmapItem | None = None
+        #: The photograph as decoded, and the display levels (brightness, contrast).
+        self._pixels: np.ndarray | None = None
+        self._levels = (0, 0)
         self._image_rect = QRectF()
         # While true the view refits the image whenever it is resized (until the user zooms).
         self._fitting = True
@@ -89,8 +93,10 @@ class ImageView(QGraphicsView):
         scene.clear()
         self._image_item = None
         self._image_rect = QRectF()
+        self._pixels = pixels
         if pixels is not None:
-            item = QGraphicsPixmapItem(QPixmap.fromImage(qimage_from_rgb(pixels)))
+            shown = apply_levels(pixels, *self._levels)
+            item = QGraphicsPixmapItem(QPixmap.fromImage(qimage_from_rgb(shown)))
             # Nearest-neighbour scaling: close up, labellers judge stamp edges pixel by pixel.
             item.setTransformationMode(Qt.TransformationMode.FastTransformation)
             item.setData(ROLE_KEY, IMAGE_ROLE)
@@ -102,6 +108,17 @@ class ImageView(QGraphicsView):
         # The scene is exactly the image, so a fitted image needs no scroll bars.
         scene.setSceneRect(self._image_rect)
         self.fit_to_window()
+
+    def set_levels(self, brightness: int, contrast: int) -> None:
+        """Show the image brighter/darker and with more or less contrast (display only)."""
+        self._levels = (brightness, contrast)
+        if self._pixels is not None and self._image_item is not None:
+            shown = apply_levels(self._pixels, brightness, contrast)
+            self._image_item.setPixmap(QPixmap.fromImage(qimage_from_rgb(shown)))
+
+    def point_on_screen(self, point: tuple[float, float]) -> QPoint:
+        """The viewport position of an image point (for scripted input and tests)."""
+        return self.mapFromScene(QPointF(*point))
 
     # -- zoom ---------------------------------------------------------------------------
 

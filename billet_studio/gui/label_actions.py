@@ -74,6 +74,14 @@ def build_label_actions(page: LabelPage) -> QToolBar:
                                   "After a label key, select the next unlabelled shape in "
                                   "reading order", checkable=True)
     page.advance_action.setChecked(True)
+    page.snap_action = _action(page, "Snap templates", "Alt+G", lambda: None,
+                               "A character key on an empty box, or a box dragged while "
+                               "holding one, places that character's glyph template",
+                               checkable=True)
+    page.snap_action.setChecked(True)
+    page.refine_action = _action(page, "Refine", "Alt+R", page.assist.refine_selection,
+                                 "Align the selected stamps' outlines to the edges in the "
+                                 "photograph")
     page.shapes_visible_action = _action(page, "Show shapes", "Ctrl+Shift+H",
                                          canvas.set_shapes_visible, checkable=True)
     page.shapes_visible_action.setChecked(True)
@@ -86,5 +94,6 @@ def build_label_actions(page: LabelPage) -> QToolBar:
                         page.done_action])
     toolbar.addSeparator()
     toolbar.addActions([page.partial_action, page.poor_action, page.well_action,
-                        page.advance_action, page.shapes_visible_action])
+                        page.advance_action, page.snap_action, page.refine_action,
+                        page.shapes_visible_action])
     return toolbar

@@ -7,7 +7,6 @@ never overwritten. Leaving an image saves it; a failed save keeps the image open
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QThreadPool, Signal
@@ -15,8 +14,6 @@ from PySide6.QtGui import QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
     QMainWindow,
-    QTreeWidget,
-    QTreeWidgetItem,
     QUndoView,
     QWidget,
 )
@@ -42,25 +39,11 @@ from billet_studio.gui.image_loading import (
 )
 from billet_studio.gui.label_actions import build_label_actions
 from billet_studio.gui.label_session import LabelSession
-from billet_studio.gui.shape_panel import ShapePanel
+from billet_studio.gui.shape_panel import LabelCounts, ShapePanel
+from billet_studio.gui.stamp_assist import StampAssist
 from billet_studio.gui.view_options import ViewOptions
 
 PASTE_OFFSET = (10.0, 10.0)
-
-
-class LabelCounts(QTreeWidget):
-    """How many stamps of each class the open image has (a label list)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setHeaderLabels(["Label", "Stamps"])
-        self.setRootIsDecorated(False)
-
-    def show_shapes(self, shapes: list[Shape]) -> None:
-        counts = Counter(s.label or "?" for s in shapes if not s.is_hole)
-        self.clear()
-        self.addTopLevelItems([QTreeWidgetItem([label, str(count)])
-                               for label, count in sorted(counts.items())])
 
 
 class LabelPage(QMainWindow):
@@ -93,6 +76,7 @@ class LabelPage(QMainWindow):
         self.scan_complete = True
         self.scanner.finished.connect(self._scan_finished)
         self.canvas = LabelCanvas()
+        self.assist = StampAssist(self)
         self.setCentralWidget(self.canvas)
         self.image_list = ImageList()
         self.shape_panel = ShapePanel()
@@ -125,6 +109,7 @@ class LabelPage(QMainWindow):
         self.image_list.image_selected.connect(self.select_image)
         self.canvas.selection_changed.connect(self.shape_panel.select_rows)
         self.canvas.character_typed.connect(self.label_selection)
+        self.canvas.snap_requested.connect(self.assist.snap_box)
         self.canvas.message.connect(self.message)
         self.shape_panel.shapes_chosen.connect(self.canvas.select)
         self.shape_panel.site_chosen.connect(self.set_site)
@@ -141,6 +126,7 @@ class LabelPage(QMainWindow):
         self.close_session(discard=False)
         self.project = project
         self.recovered = {}
+        self.assist.set_project(project)
         self.scanner.cancel()
         paths = project.image_paths() if project is not None else []
         # Names at once (a 10,000-image folder lists in well under a second); split, site,
@@ -331,8 +317,17 @@ class LabelPage(QMainWindow):
         if not self.canvas.selection:
             self.message.emit("Select a shape to label it (character keys are labels)")
             return
-        last = self.canvas.selection[-1]
-        if self.canvas.apply(editing.set_label, self.canvas.selection, character):
+        shapes = self.canvas.shapes
+        boxes = [i for i in self.canvas.selection
+                 if shapes[i].shape_type == "rectangle" and not shapes[i].label]
+        if self.snap_action.isChecked() and boxes == self.canvas.selection:
+            made = self.assist.snap_boxes(character, boxes)  # empty boxes: templates
+        else:
+            made = self.canvas.apply(editing.set_label, self.canvas.selection, character)
+        if made:
+            # The edit selected what it labelled (snapped stamps are new shapes, at new
+            # indices): advance from there.
+            last = self.canvas.selection[-1] if self.canvas.selection else None
             following = (editing.next_unlabelled(self.canvas.shapes, last)
                          if self.advance_action.isChecked() else None)
             if following is not None:

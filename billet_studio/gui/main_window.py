@@ -130,6 +130,8 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addActions([page.partial_action, page.poor_action, page.well_action,
                               page.advance_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions([page.snap_action, page.refine_action])
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.addActions(list(page.tool_actions.values()))
         image_menu = self.menuBar().addMenu("&Image")

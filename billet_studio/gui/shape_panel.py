@@ -3,6 +3,7 @@ site, its shapes (click a row to select the shape) and the geometry warnings."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
@@ -160,3 +161,18 @@ class ShapePanel(QWidget):
     def _on_site(self, _index: int) -> None:
         text = self.site_combo.currentText()
         self.site_chosen.emit("" if text == NO_SITE else text)
+
+
+class LabelCounts(QTreeWidget):
+    """How many stamps of each class the open image has (a label list)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHeaderLabels(["Label", "Stamps"])
+        self.setRootIsDecorated(False)
+
+    def show_shapes(self, shapes: list[Shape]) -> None:
+        counts = Counter(s.label or "?" for s in shapes if not s.is_hole)
+        self.clear()
+        self.addTopLevelItems([QTreeWidgetItem([label, str(count)])
+                               for label, count in sorted(counts.items())])

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapItem, QWidget
 
@@ -32,10 +32,11 @@ from billet_studio.gui.canvas.tools import (
     PolygonTool,
     RectangleTool,
     SelectTool,
+    SnapTool,
 )
-from billet_studio.gui.image_view import ImageView, qimage_from_rgb
+from billet_studio.gui.image_view import ImageView
 from billet_studio.gui.label_session import LabelSession
-from billet_studio.gui.view_options import apply_levels, mask_overlay
+from billet_studio.gui.view_options import mask_overlay
 
 Point = tuple[float, float]
 NUDGE_KEYS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0),
@@ -53,6 +54,8 @@ class LabelCanvas(ImageView):
     character_typed = Signal(str)
     #: A sentence for the status bar (a refused edit, say).
     message = Signal(str)
+    #: A box was dragged while a character key was held: (character, Box) to snap.
+    snap_requested = Signal(str, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,9 +74,9 @@ class LabelCanvas(ImageView):
         self._midpoint: HandleItem | None = None
         self._space_held = False
         self._space_pan_from: QPoint | None = None
+        #: The character key held down (label on release, or snap a dragged box).
+        self._held: tuple[str, CanvasTool] | None = None
         self._shapes_visible = True
-        self._pixels: np.ndarray | None = None
-        self._levels = (0, 0)
         self._mask_preview = False
         self._mask_item: QGraphicsPixmapItem | None = None
 
@@ -92,8 +95,7 @@ class LabelCanvas(ImageView):
         self.tool.cancel()
         if self.session is not None:
             self.session.changed.disconnect(self._on_edit)
-        self._pixels = pixels
-        self.show_image(None if pixels is None else apply_levels(pixels, *self._levels), None)
+        self.show_image(pixels, None)
         self.session = session
         self.items, self.selection, self.selected_vertex = [], [], None
         self._overlays, self._previews, self._midpoint = [], [], None
@@ -257,13 +259,6 @@ class LabelCanvas(ImageView):
         self.viewport().setCursor(Qt.CursorShape.ArrowCursor if select
                                   else Qt.CursorShape.CrossCursor)
 
-    def set_levels(self, brightness: int, contrast: int) -> None:
-        """Show the image brighter/darker and with more or less contrast (display only)."""
-        self._levels = (brightness, contrast)
-        if self._pixels is not None and self._image_item is not None:
-            shown = apply_levels(self._pixels, brightness, contrast)
-            self._image_item.setPixmap(QPixmap.fromImage(qimage_from_rgb(shown)))
-
     def set_mask_preview(self, on: bool) -> None:
         """Overlay the stamp mask exactly as it will be rasterised for the GAN."""
         self._mask_preview = on
@@ -351,12 +346,21 @@ class LabelCanvas(ImageView):
         if self.tool.key(key):
             event.accept()
             return
-        if self._canvas_key(key, modifiers, event.text()):
+        character = _label_character(event)
+        if character is not None:
+            # Decided on release: a box dragged meanwhile is snapped to this character's
+            # template, otherwise the key labels the selection.
+            if not event.isAutoRepeat() and self._held is None and not self.tool.busy:
+                self._held = character, self.tool
+                self.tool = SnapTool(self, character)
+            event.accept()
+            return
+        if self._canvas_key(key, modifiers):
             event.accept()
             return
         super().keyPressEvent(event)
 
-    def _canvas_key(self, key: int, modifiers: Qt.KeyboardModifier, text: str) -> bool:
+    def _canvas_key(self, key: int, modifiers: Qt.KeyboardModifier) -> bool:
         shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
         if key == Qt.Key.Key_Escape:
             self.select([])
@@ -366,11 +370,6 @@ class LabelCanvas(ImageView):
             step = 10.0 if shift else 1.0
             dx, dy = NUDGE_KEYS[key]
             self.apply(editing.translate_shapes, self.selection, dx * step, dy * step, "Nudge")
-        elif (len(text) == 1 and text.isalnum() and text.isascii()
-              and not modifiers & (Qt.KeyboardModifier.ControlModifier
-                                   | Qt.KeyboardModifier.AltModifier
-                                   | Qt.KeyboardModifier.MetaModifier)):
-            self.character_typed.emit(text.upper())
         else:
             return False
         return True
@@ -383,6 +382,16 @@ class LabelCanvas(ImageView):
             self.apply(editing.delete_shapes, self.selection)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if (self._held is not None and not event.isAutoRepeat()
+                and _label_character(event) == self._held[0]):
+            character, previous = self._held
+            snap, self._held = self.tool, None
+            self.tool = previous
+            snap.cancel()
+            if not (isinstance(snap, SnapTool) and snap.snapped):
+                self.character_typed.emit(character)
+            event.accept()
+            return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = False
             self._space_pan_from = None
@@ -391,6 +400,13 @@ class LabelCanvas(ImageView):
             return
         super().keyReleaseEvent(event)
 
-    def point_on_screen(self, point: Point) -> QPoint:
-        """The viewport position of an image point (for scripted input and tests)."""
-        return self.mapFromScene(QPointF(*point))
+
+def _label_character(event: QKeyEvent) -> str | None:
+    """The upper-cased letter or digit a key types with no Ctrl/Alt/Meta held, if any."""
+    text = event.text()
+    held = event.modifiers() & (Qt.KeyboardModifier.ControlModifier
+                                | Qt.KeyboardModifier.AltModifier
+                                | Qt.KeyboardModifier.MetaModifier)
+    if len(text) == 1 and text.isascii() and text.isalnum() and not held:
+        return text.upper()
+    return None

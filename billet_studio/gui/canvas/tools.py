@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 
 from billet_studio.annotations import editing
+from billet_studio.geometry import Box
 
 if TYPE_CHECKING:
     from billet_studio.gui.canvas.label_canvas import LabelCanvas
@@ -296,6 +297,47 @@ class RectangleTool(CanvasTool):
         self.canvas.clear_previews()
         if self.canvas.apply(editing.add_rectangle, corner, point):
             self.canvas.select([len(self.canvas.shapes) - 1])
+
+    def cancel(self) -> None:
+        self.corner = None
+        self.canvas.clear_previews()
+
+
+class SnapTool(CanvasTool):
+    """Active while a character key is held: a dragged box asks for that character's
+    glyph template fitted to it."""
+
+    name = "snap"
+
+    def __init__(self, canvas: LabelCanvas, character: str) -> None:
+        super().__init__(canvas)
+        self.character = character
+        self.corner: Point | None = None
+        self.snapped = False
+
+    @property
+    def busy(self) -> bool:
+        return self.corner is not None
+
+    def press(self, point: Point, modifiers: Modifiers) -> bool:
+        self.corner = point
+        return True
+
+    def move(self, point: Point, dragging: bool) -> bool:
+        if self.corner is None:
+            return False
+        (x0, y0), (x1, y1) = self.corner, point
+        self.canvas.preview_path([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], None, closed=True)
+        return True
+
+    def release(self, point: Point) -> bool:
+        corner, self.corner = self.corner, None
+        self.canvas.clear_previews()
+        if corner is not None and min(abs(point[0] - corner[0]),
+                                      abs(point[1] - corner[1])) > self.canvas.tolerance():
+            self.snapped = True
+            self.canvas.snap_requested.emit(self.character, Box.from_points([corner, point]))
+        return True
 
     def cancel(self) -> None:
         self.corner = None
