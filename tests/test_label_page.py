@@ -566,3 +566,34 @@ def test_refine_aligns_a_snapped_stamp_to_the_photograph(qtbot, project):
     assert before < 0.8 < 0.9 < iou()
     key(qtbot, window, Qt.Key.Key_Z, CTRL)
     assert iou() == pytest.approx(before)
+
+
+def test_prelabel_proposes_boxes_and_accepting_snaps_their_templates(qtbot, window):
+    torch = pytest.importorskip("torch")
+    from billet_studio.detection import ModelSpec, build_detector
+
+    classes = tuple("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    spec = ModelSpec("fasterrcnn_mobilenet_v3_large_fpn", classes, 128, "group")
+    torch.manual_seed(0)
+    model = build_detector(spec).eval()
+    with torch.no_grad():  # a detector sure that everything it sees is a 7
+        bias = model.roi_heads.box_predictor.cls_score.bias
+        bias.fill_(-10.0)
+        bias[1 + classes.index("7")] = 10.0
+    page = window.label_page
+    page.prelabel.use_model(model, spec)
+    key(qtbot, window, Qt.Key.Key_L, CTRL)
+    qtbot.waitUntil(lambda: bool(page.prelabel.proposals), timeout=60_000)
+    proposals = list(page.prelabel.proposals)
+    assert {p.label for p in proposals} == {"7"}
+    assert len(page.canvas.proposal_items) == len(proposals)
+    key(qtbot, window, Qt.Key.Key_Return, CTRL | SHIFT)
+    shapes = saved_shapes(qtbot, window)
+    assert page.canvas.proposal_items == []
+    assert [s["label"] for s in shapes] == ["7"] * len(proposals)  # a 7 has no hole
+    for shape, proposal in zip(shapes, proposals, strict=True):
+        xs, ys = zip(*shape["points"], strict=True)
+        assert (min(xs), min(ys), max(xs), max(ys)) == pytest.approx(
+            (proposal.box.x0, proposal.box.y0, proposal.box.x1, proposal.box.y1), abs=0.02)
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)  # one undo step
+    assert page.canvas.shapes == []

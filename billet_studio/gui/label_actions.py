@@ -82,6 +82,15 @@ def build_label_actions(page: LabelPage) -> QToolBar:
     page.refine_action = _action(page, "Refine", "Alt+R", page.assist.refine_selection,
                                  "Align the selected stamps' outlines to the edges in the "
                                  "photograph")
+    page.prelabel_action = _action(page, "Pre-label", "Ctrl+L", page.prelabel.start,
+                                   "Let a detector run propose boxes with labels for this "
+                                   "image (the bundled demo detector unless you chose one)")
+    page.accept_proposals_action = _action(page, "Accept proposals", "Ctrl+Shift+Return",
+                                           page.prelabel.accept,
+                                           "Turn each proposal into its character's "
+                                           "template, snapped to the box (Esc dismisses)")
+    page.choose_detector_action = _action(page, "Choose Detector…", None,
+                                          page.choose_detector)
     page.shapes_visible_action = _action(page, "Show shapes", "Ctrl+Shift+H",
                                          canvas.set_shapes_visible, checkable=True)
     page.shapes_visible_action.setChecked(True)
@@ -95,5 +104,6 @@ def build_label_actions(page: LabelPage) -> QToolBar:
     toolbar.addSeparator()
     toolbar.addActions([page.partial_action, page.poor_action, page.well_action,
                         page.advance_action, page.snap_action, page.refine_action,
+                        page.prelabel_action, page.accept_proposals_action,
                         page.shapes_visible_action])
     return toolbar

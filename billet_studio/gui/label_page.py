@@ -13,6 +13,7 @@ from PySide6.QtCore import QByteArray, Qt, QThreadPool, Signal
 from PySide6.QtGui import QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFileDialog,
     QMainWindow,
     QUndoView,
     QWidget,
@@ -39,6 +40,7 @@ from billet_studio.gui.image_loading import (
 )
 from billet_studio.gui.label_actions import build_label_actions
 from billet_studio.gui.label_session import LabelSession
+from billet_studio.gui.prelabel import PreLabel
 from billet_studio.gui.shape_panel import LabelCounts, ShapePanel
 from billet_studio.gui.stamp_assist import StampAssist
 from billet_studio.gui.view_options import ViewOptions
@@ -77,6 +79,7 @@ class LabelPage(QMainWindow):
         self.scanner.finished.connect(self._scan_finished)
         self.canvas = LabelCanvas()
         self.assist = StampAssist(self)
+        self.prelabel = PreLabel(self)
         self.setCentralWidget(self.canvas)
         self.image_list = ImageList()
         self.shape_panel = ShapePanel()
@@ -110,6 +113,7 @@ class LabelPage(QMainWindow):
         self.canvas.selection_changed.connect(self.shape_panel.select_rows)
         self.canvas.character_typed.connect(self.label_selection)
         self.canvas.snap_requested.connect(self.assist.snap_box)
+        self.canvas.proposals_dismissed.connect(self.prelabel.clear)
         self.canvas.message.connect(self.message)
         self.shape_panel.shapes_chosen.connect(self.canvas.select)
         self.shape_panel.site_chosen.connect(self.set_site)
@@ -347,6 +351,14 @@ class LabelPage(QMainWindow):
         if self.session is not None and (self.session.document.billet.site or "") != site:
             self.session.push(editing.set_billet(self.session.document.billet, "Set site",
                                                  site=site or None))
+
+    def choose_detector(self) -> None:
+        """Pick the detector run (folder) or exported file that pre-labels."""
+        start = str(self.project.root / "runs" / "detector") if self.project else ""
+        folder = QFileDialog.getExistingDirectory(self, "Choose a detector run", start)
+        if folder:
+            self.prelabel.choose(Path(folder))
+            self.message.emit(f"Pre-label uses {folder}")
 
     def toggle_done(self) -> None:
         """Mark the image finished, or not (a ✓ in the image list once saved)."""

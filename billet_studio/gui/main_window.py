@@ -131,7 +131,8 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([page.partial_action, page.poor_action, page.well_action,
                               page.advance_action])
         edit_menu.addSeparator()
-        edit_menu.addActions([page.snap_action, page.refine_action])
+        edit_menu.addActions([page.snap_action, page.refine_action, page.prelabel_action,
+                              page.accept_proposals_action, page.choose_detector_action])
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.addActions(list(page.tool_actions.values()))
         image_menu = self.menuBar().addMenu("&Image")

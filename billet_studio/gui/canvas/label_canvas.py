@@ -9,13 +9,21 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPixmap
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapItem, QWidget
+from PySide6.QtCore import QPoint, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsSimpleTextItem,
+    QWidget,
+)
 
 from billet_studio.annotations import Shape, editing
 from billet_studio.annotations.document import ShapesEdit
-from billet_studio.geometry import ring_crossings
+from billet_studio.geometry import Box, ring_crossings
+from billet_studio.gui.canvas.canvas_input import CanvasInput
 from billet_studio.gui.canvas.items import (
     CROSSING_COLOUR,
     HANDLE_PX,
@@ -32,20 +40,18 @@ from billet_studio.gui.canvas.tools import (
     PolygonTool,
     RectangleTool,
     SelectTool,
-    SnapTool,
 )
 from billet_studio.gui.image_view import ImageView
 from billet_studio.gui.label_session import LabelSession
 from billet_studio.gui.view_options import mask_overlay
 
 Point = tuple[float, float]
-NUDGE_KEYS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0),
-              Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
 MIDPOINT_COLOUR = QColor(120, 220, 255)
 MASK_Z = 0.5
+PROPOSAL_COLOUR = QColor(255, 230, 60)
 
 
-class LabelCanvas(ImageView):
+class LabelCanvas(CanvasInput, ImageView):
     """Shapes of the open session over its image, edited with tools."""
 
     #: The selected shape indices changed (a list).
@@ -56,6 +62,8 @@ class LabelCanvas(ImageView):
     message = Signal(str)
     #: A box was dragged while a character key was held: (character, Box) to snap.
     snap_requested = Signal(str, object)
+    #: Esc cleared the detector's proposals.
+    proposals_dismissed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +80,7 @@ class LabelCanvas(ImageView):
         self._overlays: list[QGraphicsItem] = []
         self._previews: list[QGraphicsItem] = []
         self._midpoint: HandleItem | None = None
+        self.proposal_items: list[QGraphicsItem] = []
         self._space_held = False
         self._space_pan_from: QPoint | None = None
         #: The character key held down (label on release, or snap a dragged box).
@@ -99,7 +108,7 @@ class LabelCanvas(ImageView):
         self.session = session
         self.items, self.selection, self.selected_vertex = [], [], None
         self._overlays, self._previews, self._midpoint = [], [], None
-        self._mask_item = None
+        self._mask_item, self.proposal_items = None, []
         if session is not None:
             session.changed.connect(self._on_edit)
             for shape in session.document.shapes:
@@ -278,101 +287,25 @@ class LabelCanvas(ImageView):
         self._mask_item.setZValue(MASK_Z)
         self.scene().addItem(self._mask_item)
 
+    def show_proposals(self, proposals: Sequence[tuple[str, Box, float]]) -> None:
+        """Dashed boxes with label and score for a detector's proposals (none clears)."""
+        self._clear(self.proposal_items)
+        self.proposal_items = []
+        for label, box, score in proposals:
+            item = QGraphicsRectItem(QRectF(box.x0, box.y0, box.width, box.height))
+            item.setPen(cosmetic_pen(PROPOSAL_COLOUR, 1.5, Qt.PenStyle.DashLine))
+            item.setZValue(OVERLAY_Z)
+            tag = QGraphicsSimpleTextItem(f"{label} {score:.2f}", item)
+            tag.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+            tag.setBrush(PROPOSAL_COLOUR)
+            tag.setPos(box.x0, box.y1)
+            self.proposal_items.append(item)
+            self.scene().addItem(item)
+
     def set_shapes_visible(self, visible: bool) -> None:
         self._shapes_visible = visible
         for item in self.items:
             item.setVisible(visible)
-
-    # -- input -----------------------------------------------------------------------------
-
-    def _scene_point(self, event: QMouseEvent) -> Point:
-        point = self.mapToScene(event.position().toPoint())
-        return float(point.x()), float(point.y())
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self._space_held:
-            self._space_pan_from = event.position().toPoint()
-            event.accept()
-            return
-        if event.button() == Qt.MouseButton.LeftButton and self.editable:
-            self.setFocus()
-            self.tool.press(self._scene_point(event), event.modifiers())
-            event.accept()
-            return
-        super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if self._space_pan_from is not None:
-            position = event.position().toPoint()
-            delta, self._space_pan_from = position - self._space_pan_from, position
-            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
-            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
-            event.accept()
-            return
-        if self.editable:
-            dragging = bool(event.buttons() & Qt.MouseButton.LeftButton)
-            self.tool.move(self._scene_point(event), dragging)
-        super().mouseMoveEvent(event)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self._space_pan_from is not None:
-            self._space_pan_from = None
-            event.accept()
-            return
-        if event.button() == Qt.MouseButton.LeftButton and self.editable:
-            self.tool.release(self._scene_point(event))
-            event.accept()
-            return
-        super().mouseReleaseEvent(event)
-
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self.editable:
-            self.tool.double_click(self._scene_point(event))
-            event.accept()
-            return
-        super().mouseDoubleClickEvent(event)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        key, modifiers = event.key(), event.modifiers()
-        if key == Qt.Key.Key_Space:
-            if not event.isAutoRepeat():
-                self._space_held = True
-                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
-            event.accept()
-            return
-        if not self.editable:
-            super().keyPressEvent(event)
-            return
-        if self.tool.key(key):
-            event.accept()
-            return
-        character = _label_character(event)
-        if character is not None:
-            # Decided on release: a box dragged meanwhile is snapped to this character's
-            # template, otherwise the key labels the selection.
-            if not event.isAutoRepeat() and self._held is None and not self.tool.busy:
-                self._held = character, self.tool
-                self.tool = SnapTool(self, character)
-            event.accept()
-            return
-        if self._canvas_key(key, modifiers):
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
-    def _canvas_key(self, key: int, modifiers: Qt.KeyboardModifier) -> bool:
-        shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
-        if key == Qt.Key.Key_Escape:
-            self.select([])
-        elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.delete_selected()
-        elif key in NUDGE_KEYS and self.selection:
-            step = 10.0 if shift else 1.0
-            dx, dy = NUDGE_KEYS[key]
-            self.apply(editing.translate_shapes, self.selection, dx * step, dy * step, "Nudge")
-        else:
-            return False
-        return True
 
     def delete_selected(self) -> None:
         """Delete the selected vertex if there is one, else the selected shapes."""
@@ -380,33 +313,3 @@ class LabelCanvas(ImageView):
             self.apply(editing.delete_vertex, *self.selected_vertex)
         elif self.selection:
             self.apply(editing.delete_shapes, self.selection)
-
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        if (self._held is not None and not event.isAutoRepeat()
-                and _label_character(event) == self._held[0]):
-            character, previous = self._held
-            snap, self._held = self.tool, None
-            self.tool = previous
-            snap.cancel()
-            if not (isinstance(snap, SnapTool) and snap.snapped):
-                self.character_typed.emit(character)
-            event.accept()
-            return
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space_held = False
-            self._space_pan_from = None
-            self._restore_cursor()
-            event.accept()
-            return
-        super().keyReleaseEvent(event)
-
-
-def _label_character(event: QKeyEvent) -> str | None:
-    """The upper-cased letter or digit a key types with no Ctrl/Alt/Meta held, if any."""
-    text = event.text()
-    held = event.modifiers() & (Qt.KeyboardModifier.ControlModifier
-                                | Qt.KeyboardModifier.AltModifier
-                                | Qt.KeyboardModifier.MetaModifier)
-    if len(text) == 1 and text.isascii() and text.isalnum() and not held:
-        return text.upper()
-    return None
