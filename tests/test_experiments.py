@@ -127,6 +127,13 @@ def test_run_report_scores_the_untrained_model_and_each_checkpoint(demo, tmp_pat
     stamp = (out / "steps" / "step_0000002" / "predictions.json").stat().st_mtime_ns
     assert main([*command, "--steps", "0,2"]) == 0
     assert (out / "steps" / "step_0000002" / "predictions.json").stat().st_mtime_ns == stamp
+    # Another score threshold re-scores the same detections.
+    assert main([*command, "--steps", "0,2", "--score", "0.2"]) == 0
+    assert (out / "steps" / "step_0000002" / "predictions.json").stat().st_mtime_ns == stamp
+    summary = json.loads((out / "steps" / "step_0000002" / "evaluation" / "summary.json")
+                         .read_text())
+    assert summary["config"]["scoring"]["match"]["score"] == 0.2
+    assert "below 0.2 are ignored" in (out / "report.md").read_text()
     assert main([*command, "--steps", "3"]) == 2
     assert "no checkpoint for step(s) 3; it has 2, 4" in capsys.readouterr().err
 

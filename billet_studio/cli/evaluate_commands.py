@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from billet_studio.cli.progress import ProgressBar
+from billet_studio.evaluation.matching import REPORT_SCORE
 
 #: Columns of the terminal table: rate name and heading.
 _COLUMNS = (("TP", "TP"), ("MC", "MC"), ("FN", "FN"), ("FP", "FP"), ("CB", "CB"),
@@ -29,8 +30,9 @@ def add_evaluate_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--out", required=True, help="evaluation folder (replaced whole)")
     command.add_argument("--project", help="project giving the ID format, sites and "
                                            "visibility of each image")
-    command.add_argument("--score", type=float, default=0.5,
-                         help="score threshold: lower detections are ignored (default 0.5)")
+    command.add_argument("--score", type=float, default=REPORT_SCORE,
+                         help="score threshold: lower detections are ignored (default "
+                              f"{REPORT_SCORE})")
     command.add_argument("--iou", type=float, default=0.5, help="IoU for a match (paper: 0.5)")
     command.add_argument("--id-format", help="ID regex (overrides the project's, and its "
                                              "check digit unless --check-digit)")

@@ -18,6 +18,7 @@ from billet_studio.cli.synth_commands import (
     default_renderer,
     renderer_factory,
 )
+from billet_studio.evaluation.matching import REPORT_SCORE
 
 
 def add_experiment_commands(add: Callable[..., argparse.ArgumentParser],
@@ -38,6 +39,9 @@ def add_experiment_commands(add: Callable[..., argparse.ArgumentParser],
                          help="detector preset: model, image size and steps")
     command.add_argument("--steps", type=int, help="override the budget's step count")
     command.add_argument("--seeds", type=int, default=1, help="training seeds per experiment")
+    command.add_argument("--score", type=float, default=REPORT_SCORE,
+                         help="score threshold: lower detections are ignored when scoring "
+                              f"(default {REPORT_SCORE}, as evaluate run)")
     command.add_argument("--bootstrap", type=int, default=1000,
                          help="resamples for the 95%% intervals")
     command.add_argument("--workers", type=int, default=2,
@@ -60,7 +64,7 @@ def cmd_experiment_run(args: argparse.Namespace) -> int:
                             composite=composite_config(args),
                             inpaint_training=args.inpaint_training)
     config = ExperimentConfig(args.preset, args.scale, args.budget, args.seeds, args.steps,
-                              dataset, args.bootstrap)
+                              dataset, args.bootstrap, args.score)
     name = args.name or f"{args.preset}-{args.budget}-x{args.scale:g}"
     folder = project.root / "experiments" / name
     cancel = CancelToken(folder / STOP_REQUEST_NAME)

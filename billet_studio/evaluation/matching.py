@@ -22,6 +22,11 @@ import numpy as np
 FP_TYPES = ("Loc", "Cls", "Dupe", "Bkg", "Both")
 
 
+#: The score threshold reports use unless told otherwise (``evaluate run --score``, the
+#: experiment grid, the main job, ``detector report``): a detector's operating point.
+REPORT_SCORE = 0.5
+
+
 @dataclass(frozen=True)
 class MatchConfig:
     """The paper counts a digit as detected at IoU >= 0.5; TIDE's background is 0.1."""

@@ -35,7 +35,9 @@ from billet_studio.detection import (
 from billet_studio.detection.data import image_size_of, training_samples
 from billet_studio.detection.inference import detect_to_coco, images_of_coco
 from billet_studio.evaluation.evaluate import EvaluationConfig, EvaluationInputs, run_evaluation
+from billet_studio.evaluation.matching import REPORT_SCORE, MatchConfig
 from billet_studio.evaluation.metrics import BootstrapConfig
+from billet_studio.evaluation.scoring import ScoringConfig
 from billet_studio.experiments.results import write_results
 from billet_studio.jobs import CancelToken, Progress
 from billet_studio.synthesis.dataset_build import build_dataset
@@ -58,6 +60,8 @@ class ExperimentConfig:
     steps: int | None = None
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     bootstrap: int = 1000
+    #: Detections below this score are ignored when scoring (as ``evaluate run``).
+    score: float = REPORT_SCORE
 
     def __post_init__(self) -> None:
         if self.preset not in GRID_PRESETS:
@@ -167,12 +171,24 @@ def detect_split(reference: Path, truth: Path, project: Project, out: Path,
 
 
 def evaluate_split(truth: Path, predictions: Path, project: Project, out: Path,
-                   bootstrap: int, cancel: CancelToken | None = None) -> Iterator[Progress]:
-    """Job: score predictions on a project split with its ID format, sites and visibility."""
+                   bootstrap: int, cancel: CancelToken | None = None,
+                   score: float = REPORT_SCORE) -> Iterator[Progress]:
+    """Job: score predictions on a project split with its ID format, sites and visibility,
+    ignoring detections below ``score``."""
     inputs = EvaluationInputs(truth, predictions, project.config.id_format,
                               image_root=project.root, project=project.root)
-    config = EvaluationConfig(bootstrap=BootstrapConfig(resamples=bootstrap))
+    config = EvaluationConfig(scoring=ScoringConfig(match=MatchConfig(score=score)),
+                              bootstrap=BootstrapConfig(resamples=bootstrap))
     yield from run_evaluation(inputs, out, config, cancel)
+
+
+def evaluated_at(summary: Path, score: float) -> bool:
+    """Whether ``summary`` exists and was scored at this score threshold."""
+    try:
+        document = json.loads(summary.read_text(encoding="utf-8"))
+        return float(document["config"]["scoring"]["match"]["score"]) == score
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _run_cell(project: Project, folder: Path, cell: Cell, config: ExperimentConfig,
@@ -200,8 +216,8 @@ def _run_cell(project: Project, folder: Path, cell: Cell, config: ExperimentConf
             yield Progress(done + 1, total, f"{cell.name}: detecting {progress.message}")
     yield Progress(done + 2, total, f"{cell.name}: detected")
     evaluation = cell_dir / "evaluation"
-    if not (evaluation / "summary.json").exists():
+    if not evaluated_at(evaluation / "summary.json", config.score):
         for _ in evaluate_split(truth, predictions, project, evaluation, config.bootstrap,
-                                cancel):
+                                cancel, config.score):
             pass
     yield Progress(done + 3, total, f"{cell.name}: evaluated")

@@ -19,6 +19,7 @@ from typing import Any
 from billet_studio.annotations import Project
 from billet_studio.demo import DemoConfig, build_demo_project
 from billet_studio.detection import PRESETS
+from billet_studio.evaluation.matching import REPORT_SCORE
 from billet_studio.experiments.grid import (
     detect_split,
     evaluate_split,
@@ -44,6 +45,8 @@ class MainJobConfig:
     smoke_steps: int = 6
     smoke_size: int = 256
     bootstrap: int = 200
+    #: Detections below this score are ignored when scoring (as ``evaluate run``).
+    score: float = REPORT_SCORE
     workers: int = 2
 
 
@@ -66,7 +69,7 @@ def run_main_job(project: Project, out: Path, bundled_detector: Path | None,
         for progress in detect_split(bundled_detector, truth, fresh, predictions):
             yield Progress(0, None, f"bundled detector: {progress.message}")
         yield from evaluate_split(truth, predictions, fresh, out / "bundled" / "evaluation",
-                             config.bootstrap)
+                             config.bootstrap, score=config.score)
     smoke = out / "smoke"
     if smoke.exists():  # made by an earlier main job (perhaps with another renderer)
         shutil.rmtree(smoke)
@@ -92,4 +95,4 @@ def run_main_job(project: Project, out: Path, bundled_detector: Path | None,
     for progress in detect_split(run_dir, truth, project, smoke / "predictions.json"):
         yield Progress(0, None, f"smoke: detecting {progress.message}")
     yield from evaluate_split(truth, smoke / "predictions.json", project, smoke / "evaluation",
-                         config.bootstrap)
+                         config.bootstrap, score=config.score)

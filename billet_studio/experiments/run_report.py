@@ -28,7 +28,8 @@ from billet_studio.annotations import (
 from billet_studio.detection import load_detector, pick_device
 from billet_studio.detection.inference import detect_to_coco, images_of_coco
 from billet_studio.detection.run_files import initial_detector, read_run_config
-from billet_studio.experiments.grid import evaluate_split, write_test_truth
+from billet_studio.evaluation.matching import REPORT_SCORE
+from billet_studio.experiments.grid import evaluate_split, evaluated_at, write_test_truth
 from billet_studio.experiments.results import (
     format_markdown,
     html_image,
@@ -46,6 +47,8 @@ class RunReportConfig:
     #: The steps to score (0: the untrained model); None: step 0 and every checkpoint.
     steps: tuple[int, ...] | None = None
     bootstrap: int = 1000
+    #: Detections below this score are ignored when scoring (as ``evaluate run``).
+    score: float = REPORT_SCORE
 
 
 def read_learning_curve(log: Path) -> list[dict[str, Any]]:
@@ -94,26 +97,28 @@ def report_run(project: Project, run_dir: Path, out: Path,
     device = pick_device()
     for index, step in enumerate(steps):
         folder = out / "steps" / f"step_{step:07d}"
-        summary = folder / "evaluation" / "summary.json"
-        if summary.exists():
-            continue
-        if step == 0:
-            model, spec, _ = initial_detector(run_dir, device)
-        else:
-            model, spec, _ = load_detector(checkpoints[step].weights, device)
-        images, categories = images_of_coco(truth, project.root)
-        for progress in detect_to_coco(model, spec, images, folder / "predictions.json",
-                                       device, categories, cancel=cancel):
-            yield Progress(index, len(steps), f"step {step}: detecting {progress.message}")
-        yield from (Progress(index, len(steps), f"step {step}: {p.message}")
-                    for p in evaluate_split(truth, folder / "predictions.json", project,
-                                            folder / "evaluation", config.bootstrap, cancel))
+        predictions = folder / "predictions.json"  # written whole, so present = complete
+        if not predictions.exists():
+            if step == 0:
+                model, spec, _ = initial_detector(run_dir, device)
+            else:
+                model, spec, _ = load_detector(checkpoints[step].weights, device)
+            images, categories = images_of_coco(truth, project.root)
+            for progress in detect_to_coco(model, spec, images, predictions, device,
+                                           categories, cancel=cancel):
+                yield Progress(index, len(steps), f"step {step}: detecting {progress.message}")
+        if not evaluated_at(folder / "evaluation" / "summary.json", config.score):
+            yield from (Progress(index, len(steps), f"step {step}: {p.message}")
+                        for p in evaluate_split(truth, predictions, project,
+                                                folder / "evaluation", config.bootstrap,
+                                                cancel, config.score))
     yield Progress(len(steps), len(steps), "writing the report")
-    write_run_report(run_dir, out, steps)
+    write_run_report(run_dir, out, steps, config.score)
     yield Progress(len(steps), len(steps), f"wrote {out / 'report.html'}")
 
 
-def write_run_report(run_dir: Path, out: Path, steps: Sequence[int]) -> list[dict[str, Any]]:
+def write_run_report(run_dir: Path, out: Path, steps: Sequence[int],
+                     score: float = REPORT_SCORE) -> list[dict[str, Any]]:
     """results.json/.csv, learning_curve.png, report.md and report.html from the scores."""
     rows: list[dict[str, Any]] = []
     summaries = {}
@@ -130,16 +135,20 @@ def write_run_report(run_dir: Path, out: Path, steps: Sequence[int]) -> list[dic
     atomic_write_bytes(plot, _learning_curve_png(curve, test_points))
     run = read_run_config(run_dir)
     atomic_write_json(out / "results.json", {"run": str(run_dir), "model": run["model"],
-                                             "config": run["config"], "rows": rows,
+                                             "config": run["config"], "score": score,
+                                             "rows": rows,
                                              "test_by_step": test_points})
     atomic_write_bytes(out / "results.csv", results_csv(rows))
     facts = _facts(run_dir, run, curve)
     markdown = (f"# Detector run {run_dir.name}\n\n{facts}\n\n"
                 "Rates in percent of digits (TP, MC, FN, FP) or billets (CB); [95 % bootstrap "
-                "interval over billets]. CB_prior reads IDs with the format prior.\n\n"
+                f"interval over billets]. Detections scoring below {score:g} are ignored. "
+                "CB_prior reads IDs with the format prior.\n\n"
                 + format_markdown(rows, "Checkpoint") + "\n![learning curve](learning_curve.png)\n")
     atomic_write_bytes(out / "report.md", markdown.encode("utf-8"))
     body = [f"<h1>Detector run {html.escape(run_dir.name)}</h1>", f"<p>{html.escape(facts)}</p>",
+            f"<p>Rates in percent; [95 % bootstrap interval]. Detections scoring below "
+            f"{score:g} are ignored.</p>",
             html_table(rows, "Checkpoint"), "<h2>Learning curve</h2>", html_image(plot)]
     atomic_write_bytes(out / "report.html",
                        html_page(f"Detector run {run_dir.name}", body).encode("utf-8"))
