@@ -597,3 +597,106 @@ def test_prelabel_proposes_boxes_and_accepting_snaps_their_templates(qtbot, wind
             (proposal.box.x0, proposal.box.y0, proposal.box.x1, proposal.box.y1), abs=0.02)
     key(qtbot, window, Qt.Key.Key_Z, CTRL)  # one undo step
     assert page.canvas.shapes == []
+
+
+class ActionCounter:
+    """Performs clicks, drags and keys like a labeller and counts them."""
+
+    def __init__(self, qtbot, window) -> None:
+        self.qtbot, self.window, self.count = qtbot, window, 0
+
+    def key(self, code, modifiers=NO) -> None:
+        key(self.qtbot, self.window, code, modifiers)
+        self.count += 1
+
+    def click(self, point) -> None:
+        click(self.qtbot, self.window, point)
+        self.count += 1
+
+    def snap(self, character: str, box) -> None:
+        """Hold the character's key and drag its box: one drag and one key."""
+        canvas = self.window.label_page.canvas
+        code = getattr(Qt.Key, f"Key_{character}")
+        self.qtbot.keyPress(canvas, code)
+        drag(self.qtbot, self.window, (box.x0, box.y0), (box.x1, box.y1))
+        self.qtbot.keyRelease(canvas, code)
+        self.count += 2
+
+
+def test_template_snap_labels_an_11_character_billet_in_a_fraction_of_the_actions(
+        qtbot, tmp_path, capsys):
+    from billet_studio.annotations import Project as DemoProject
+    from billet_studio.demo import DemoConfig, build_demo_project
+
+    root = tmp_path / "demo"
+    list(build_demo_project(root, DemoConfig(billets=4, test=0, size=512, surfaces=0,
+                                             workers=1)))
+    demo = DemoProject.open(root)
+    record = next(r for r in demo.load_records() if r.visibility == "well"
+                  and len(r.stamps) == 11)
+    stamps = record.stamps
+    demo.save_record(replace_shapes(record))  # the labeller starts from a bare photo
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1600, 1000)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    window.open_project(root)
+    wait_idle(window)
+    page = window.label_page
+    window.select_image([s.path for s in page.image_list.summaries].index(record.image_path))
+    wait_idle(window)
+
+    snapped = ActionCounter(qtbot, window)
+    for stamp in stamps:
+        snapped.snap(stamp.label, stamp.box)
+    snap_labels = sorted(s.label for s in page.canvas.shapes if not s.is_hole)
+    page.canvas.apply(editing_delete_all)
+
+    def clickable(ring) -> list[tuple[float, float]]:
+        """The ring's vertices a labeller clicks: none so close to the first (which would
+        close the ring early) or to the previous one that a click cannot tell them apart."""
+        reach = page.canvas.tolerance()
+        kept = [(float(ring[0][0]), float(ring[0][1]))]
+        for x, y in ring[1:]:
+            point = (float(x), float(y))
+            if min(np.hypot(point[0] - k[0], point[1] - k[1]) for k in (kept[0], kept[-1])
+                   ) > reach:
+                kept.append(point)
+        return kept
+
+    drawn = ActionCounter(qtbot, window)
+    for stamp in stamps:
+        for polygon in stamp.polygons:
+            drawn.key(Qt.Key.Key_2, CTRL)
+            for point in clickable(polygon.exterior):
+                drawn.click(point)
+            drawn.key(Qt.Key.Key_Return)
+            drawn.key(getattr(Qt.Key, f"Key_{stamp.label}"))
+            for hole in polygon.holes:
+                drawn.key(Qt.Key.Key_4, CTRL)
+                for point in clickable(hole):
+                    drawn.click(point)
+                drawn.key(Qt.Key.Key_Return)
+    drawn_labels = sorted(s.label for s in page.canvas.shapes if not s.is_hole)
+    expected = sorted(s.label for s in stamps for _ in s.polygons)
+    assert snap_labels == sorted(s.label for s in stamps) and drawn_labels == expected
+    with capsys.disabled():
+        print(f"\n  actions to label an 11-character demo billet: template snap "
+              f"{snapped.count}, polygon drawing {drawn.count} "
+              f"({drawn.count / snapped.count:.1f}x)")
+    assert snapped.count == 22 and drawn.count > 5 * snapped.count
+
+
+def replace_shapes(record):
+    from dataclasses import replace
+
+    return replace(record, shapes=())
+
+
+def editing_delete_all(shapes):
+    from billet_studio.annotations import editing
+
+    return editing.delete_shapes(shapes, range(len(shapes)))
