@@ -700,3 +700,29 @@ def editing_delete_all(shapes):
     from billet_studio.annotations import editing
 
     return editing.delete_shapes(shapes, range(len(shapes)))
+
+
+def test_the_page_renders_to_a_png_with_shapes_handles_and_docks(qtbot, window, tmp_path):
+    from PySide6.QtGui import QImage
+
+    from billet_studio.gui.stamp_items import VISIBILITY_COLOURS
+
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_5)  # labelled: drawn in the "well" green
+    draw_polygon(qtbot, window, [(120.0, 40.0), (170.0, 40.0), (145.0, 100.0)])
+    shot = tmp_path / "page.png"
+    assert window.grab().save(str(shot))
+    image = QImage(str(shot)).convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(
+        image.height(), image.bytesPerLine())[:, : image.width() * 3].reshape(
+        image.height(), image.width(), 3).astype(int)
+
+    def seen(colour) -> int:
+        return int((np.abs(pixels - np.array(colour)).sum(axis=2) < 40).sum())
+
+    green = VISIBILITY_COLOURS["well"]
+    assert seen((green.red(), green.green(), green.blue())) > 100  # the labelled outline
+    assert seen((255, 255, 255)) > 100  # the selected triangle and its vertex handles
+    titles = {dock.windowTitle() for dock in window.label_page.docks.values()}
+    assert titles == {"Images", "Billet and shapes", "Labels", "History", "View"}
+    assert all(dock.isVisible() for dock in window.label_page.docks.values())
