@@ -726,3 +726,65 @@ def test_the_page_renders_to_a_png_with_shapes_handles_and_docks(qtbot, window, 
     titles = {dock.windowTitle() for dock in window.label_page.docks.values()}
     assert titles == {"Images", "Billet and shapes", "Labels", "History", "View"}
     assert all(dock.isVisible() for dock in window.label_page.docks.values())
+
+
+def test_autosave_writes_unsaved_edits_on_its_timer(qtbot, window, project):
+    session = window.label_page.session
+    assert session.autosave_timer.interval() == 30_000 and session.autosave_timer.isActive()
+    session.autosave_timer.setInterval(50)  # the 30 s timer, sped up
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_6)
+    sidecar = project.root / "images" / "a.json"
+    qtbot.waitUntil(lambda: sidecar.exists() and not session.modified, timeout=5000)
+    assert [s["label"] for s in json.loads(sidecar.read_text())["shapes"]] == ["6"]
+
+
+def test_shapes_hide_and_show_without_touching_the_labels(qtbot, window):
+    draw_polygon(qtbot, window, SQUARE)
+    canvas = window.label_page.canvas
+    key(qtbot, window, Qt.Key.Key_H, CTRL | SHIFT)
+    assert not any(item.isVisible() for item in canvas.items)
+    assert not window.label_page.view_options.show_shapes.isChecked()
+    key(qtbot, window, Qt.Key.Key_H, CTRL | SHIFT)
+    assert all(item.isVisible() for item in canvas.items)
+    assert len(saved_shapes(qtbot, window)) == 1
+
+
+def test_undo_and_redo_round_trip_holes_site_done_and_snaps(qtbot, window, project):
+    states = []
+
+    def record() -> None:
+        key(qtbot, window, Qt.Key.Key_S, CTRL)
+        states.append((project.root / "images" / "a.json").read_text())
+
+    record()
+    draw_polygon(qtbot, window, SQUARE)
+    record()
+    key(qtbot, window, Qt.Key.Key_4, CTRL)  # hole tool, the square still selected
+    for point in ((30.0, 30.0), (50.0, 30.0), (40.0, 50.0)):
+        click(qtbot, window, point)
+    key(qtbot, window, Qt.Key.Key_Return)
+    record()
+    combo = window.label_page.shape_panel.site_combo
+    combo.setCurrentIndex(combo.findText("A"))
+    combo.activated.emit(combo.currentIndex())
+    record()
+    key(qtbot, window, Qt.Key.Key_Return, CTRL)  # done
+    record()
+    canvas = window.label_page.canvas
+    qtbot.keyPress(canvas, Qt.Key.Key_B)
+    drag(qtbot, window, (120.0, 40.0), (150.0, 90.0))
+    qtbot.keyRelease(canvas, Qt.Key.Key_B)
+    record()
+    key(qtbot, window, Qt.Key.Key_Right)
+    key(qtbot, window, Qt.Key.Key_Right)  # two nudges, one step
+    record()
+    assert len(set(states)) == len(states)
+    for state in reversed(states[:-1]):
+        key(qtbot, window, Qt.Key.Key_Z, CTRL)
+        key(qtbot, window, Qt.Key.Key_S, CTRL)
+        assert (project.root / "images" / "a.json").read_text() == state
+    for state in states[1:]:
+        key(qtbot, window, Qt.Key.Key_Y, CTRL)
+        key(qtbot, window, Qt.Key.Key_S, CTRL)
+        assert (project.root / "images" / "a.json").read_text() == state
