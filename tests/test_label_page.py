@@ -587,6 +587,12 @@ def test_prelabel_proposes_boxes_and_accepting_snaps_their_templates(qtbot, wind
     proposals = list(page.prelabel.proposals)
     assert {p.label for p in proposals} == {"7"}
     assert len(page.canvas.proposal_items) == len(proposals)
+    key(qtbot, window, Qt.Key.Key_PageDown)  # proposals belong to their image
+    assert page.prelabel.proposals == [] and page.canvas.proposal_items == []
+    key(qtbot, window, Qt.Key.Key_PageUp)
+    key(qtbot, window, Qt.Key.Key_L, CTRL)
+    qtbot.waitUntil(lambda: bool(page.prelabel.proposals), timeout=60_000)
+    assert page.prelabel.proposals == proposals
     key(qtbot, window, Qt.Key.Key_Return, CTRL | SHIFT)
     shapes = saved_shapes(qtbot, window)
     assert page.canvas.proposal_items == []
@@ -747,6 +753,8 @@ def test_shapes_hide_and_show_without_touching_the_labels(qtbot, window):
     assert not window.label_page.view_options.show_shapes.isChecked()
     key(qtbot, window, Qt.Key.Key_H, CTRL | SHIFT)
     assert all(item.isVisible() for item in canvas.items)
+    window.label_page.view_options.show_shapes.click()  # the View dock's checkbox
+    assert not any(item.isVisible() for item in canvas.items)
     assert len(saved_shapes(qtbot, window)) == 1
 
 
@@ -788,3 +796,46 @@ def test_undo_and_redo_round_trip_holes_site_done_and_snaps(qtbot, window, proje
         key(qtbot, window, Qt.Key.Key_Y, CTRL)
         key(qtbot, window, Qt.Key.Key_S, CTRL)
         assert (project.root / "images" / "a.json").read_text() == state
+
+
+def test_fast_typing_with_overlapping_keys_labels_every_shape(qtbot, window):
+    key(qtbot, window, Qt.Key.Key_G, ALT)  # snap off: the boxes keep being boxes
+    key(qtbot, window, Qt.Key.Key_3, CTRL)
+    for x in (20.0, 80.0):
+        drag(qtbot, window, (x, 30.0), (x + 30.0, 80.0))
+    key(qtbot, window, Qt.Key.Key_1, CTRL)
+    click(qtbot, window, (35.0, 50.0))
+    canvas = window.label_page.canvas
+    qtbot.keyPress(canvas, Qt.Key.Key_4)  # 7 goes down before 4 comes up
+    qtbot.keyPress(canvas, Qt.Key.Key_7)
+    qtbot.keyRelease(canvas, Qt.Key.Key_4)
+    qtbot.keyRelease(canvas, Qt.Key.Key_7)
+    assert [s["label"] for s in saved_shapes(qtbot, window)] == ["4", "7"]
+
+
+def test_deleting_a_hole_on_its_own_fills_its_outline_again(qtbot, window):
+    from PySide6.QtCore import QPointF
+
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_4, CTRL)
+    for point in ((30.0, 30.0), (50.0, 30.0), (50.0, 50.0), (30.0, 50.0)):
+        click(qtbot, window, point)
+    key(qtbot, window, Qt.Key.Key_Return)
+    canvas = window.label_page.canvas
+    assert not canvas.items[0].path().contains(QPointF(40.0, 40.0))  # cut out
+    key(qtbot, window, Qt.Key.Key_1, CTRL)
+    click(qtbot, window, (40.0, 40.0))  # inside the hole: the hole alone
+    assert canvas.selection == [1]
+    key(qtbot, window, Qt.Key.Key_Delete)
+    assert len(canvas.shapes) == 1 and canvas.items[0].path().contains(QPointF(40.0, 40.0))
+
+
+def test_a_click_with_jitter_selects_without_moving(qtbot, window):
+    draw_polygon(qtbot, window, SQUARE)
+    key(qtbot, window, Qt.Key.Key_1, CTRL)
+    key(qtbot, window, Qt.Key.Key_Escape)
+    stack = window.label_page.session.undo_stack
+    steps = stack.count()
+    drag(qtbot, window, (40.0, 40.0), (40.3, 40.2))  # a hand's tremor, not a drag
+    drag(qtbot, window, (60.0, 70.0), (60.2, 69.8))  # the same on a vertex
+    assert stack.count() == steps and window.label_page.canvas.selection == [0]

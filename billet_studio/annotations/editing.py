@@ -155,8 +155,14 @@ def add_hole(shapes: Sequence[Shape], outline: int, points: Sequence[Sequence[fl
 
 # -- vertices --------------------------------------------------------------------------------
 
+def _check_vertex(shape: Shape, vertex: int) -> None:
+    if not 0 <= vertex < len(shape.points):
+        raise EditRefused(f"the shape has no vertex {vertex + 1}")
+
+
 def move_vertex(shapes: Sequence[Shape], index: int, vertex: int, point: Point2) -> ShapesEdit:
     shape = shapes[index]
+    _check_vertex(shape, vertex)
     points = list(shape.points)
     points[vertex] = point
     return replacing("Move vertex", {index: replace(shape, points=_rounded(points))},
@@ -179,6 +185,7 @@ def delete_vertex(shapes: Sequence[Shape], index: int, vertex: int) -> ShapesEdi
     shape = shapes[index]
     if shape.shape_type != "polygon":
         raise EditRefused("a rectangle keeps its two corners")
+    _check_vertex(shape, vertex)
     if len(shape.points) <= MIN_VERTICES:
         raise EditRefused(f"a polygon keeps at least {MIN_VERTICES} vertices; delete the "
                           "shape instead")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from billet_studio.annotations.atomic import atomic_write_json
@@ -61,12 +61,14 @@ class CrashJournal:
         """Journal ``record``'s unsaved state (``base_digest``: the sidecar it started from)."""
         path = self._file(record.image_path)
         sidecar = self.project.sidecar_path(record.image_path)
+        # Without imageData: recovery takes it from the file on disk, and a multi-megabyte
+        # base64 blob per gesture would slow every edit.
         atomic_write_json(path, {
             "format": FORMAT,
             "image": self.project.relative(record.image_path),
             "written_at": time.time(),
             "base_digest": base_digest,
-            "labelme": labelme_document(record, sidecar),
+            "labelme": labelme_document(replace(record, image_data=None), sidecar),
         }, indent=None)
         return path
 

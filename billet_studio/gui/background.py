@@ -76,7 +76,7 @@ class PixelLoader(QObject):
                 self.request(path)
 
     def _decode(self, path: Path) -> None:
-        pixels, error = None, None
+        pixels, error, mtime = None, None, 0.0
         try:
             mtime = path.stat().st_mtime
             pixels = read_image(path)
@@ -84,13 +84,16 @@ class PixelLoader(QObject):
             error = describe_error(problem)
         except OSError as problem:
             error = f"{path.name}: cannot be read ({problem.strerror or problem})"
-        with self._lock:
-            self._pending.discard(path)
-            if pixels is not None:  # cached before the signal, so its slot finds it
-                self._cache[path] = (mtime, pixels)
-                self._cache.move_to_end(path)
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
+        except Exception as problem:  # e.g. MemoryError: the page must still hear back
+            error = f"{path.name}: cannot be decoded ({type(problem).__name__}: {problem})"
+        finally:
+            with self._lock:
+                self._pending.discard(path)
+                if pixels is not None:  # cached before the signal, so its slot finds it
+                    self._cache[path] = (mtime, pixels)
+                    self._cache.move_to_end(path)
+                    while len(self._cache) > CACHE_SIZE:
+                        self._cache.popitem(last=False)
         self.decoded.emit(path, pixels, error)
 
 

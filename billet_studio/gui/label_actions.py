@@ -91,9 +91,11 @@ def build_label_actions(page: LabelPage) -> QToolBar:
                                            "template, snapped to the box (Esc dismisses)")
     page.choose_detector_action = _action(page, "Choose Detector…", None,
                                           page.choose_detector)
-    page.shapes_visible_action = _action(page, "Show shapes", "Ctrl+Shift+H",
-                                         canvas.set_shapes_visible, checkable=True)
+    page.shapes_visible_action = _action(page, "Show shapes", "Ctrl+Shift+H", lambda: None,
+                                         checkable=True)
     page.shapes_visible_action.setChecked(True)
+    # toggled, not triggered: the View dock's checkbox sets the action's state too.
+    page.shapes_visible_action.toggled.connect(canvas.set_shapes_visible)
 
     toolbar = QToolBar("Labelling")
     toolbar.setObjectName("labelling-toolbar")

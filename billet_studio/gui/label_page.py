@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from billet_studio.annotations import (
+    AnnotationError,
     CrashJournal,
     ImageRecord,
     JournalEntry,
@@ -129,6 +130,7 @@ class LabelPage(QMainWindow):
         entries (edits a killed studio left unsaved) for the window to offer back."""
         self.close_session(discard=False)
         self.project = project
+        self.loading = None  # a decode still running for the old project is dropped
         self.recovered = {}
         self.assist.set_project(project)
         self.scanner.cancel()
@@ -157,7 +159,10 @@ class LabelPage(QMainWindow):
             return
         journal = CrashJournal(self.project)
         for entry in entries:
-            self.recovered[entry.image_path] = journal.recover(entry)
+            try:
+                self.recovered[entry.image_path] = journal.recover(entry)
+            except AnnotationError as error:  # its image moved or its labels broke
+                self.message.emit(f"⚠ not recovered: {error}")
         if self.session is not None and self.session.image_path in self.recovered:
             self._apply_recovered()
 
@@ -196,13 +201,14 @@ class LabelPage(QMainWindow):
             return
         self.loading = None
         loaded = with_record(self.project, path, pixels, error)
-        index = self.image_list.current_index()
-        self.image_list.update_summary(index, summarize_loaded(self.project, loaded))
+        paths = [s.path for s in self.image_list.summaries]
+        index = paths.index(path) if path in paths else -1
+        if index >= 0:
+            self.image_list.update_summary(index, summarize_loaded(self.project, loaded))
         self.message.emit("")  # the "Loading…" note; _show reports any errors
         self._show(loaded)
-        shown = self.image_list.summaries
         neighbours = [self.image_list.neighbour(index, step) for step in (1, -1)]
-        self.pixels.prefetch([shown[n].path for n in neighbours if n is not None])
+        self.pixels.prefetch([paths[n] for n in neighbours if n is not None and index >= 0])
 
     def _scanned(self, number: int, batch: list) -> None:
         if number != self.scanner.generation:
@@ -260,6 +266,7 @@ class LabelPage(QMainWindow):
 
     def _show(self, loaded: LoadedImage | None) -> None:
         self.loaded = loaded
+        self.prelabel.clear()  # proposals belong to the image they were made for
         record = loaded.record if loaded is not None else None
         if self.project is not None and record is not None:
             self.session = LabelSession(self.project, record, self)
@@ -281,7 +288,8 @@ class LabelPage(QMainWindow):
         document = self.session.document
         self.session.push(ShapesEdit(
             "Recover unsaved edits", tuple(enumerate(document.shapes)),
-            tuple(enumerate(recovered.shapes)), (document.billet, recovered.billet)))
+            tuple(enumerate(recovered.shapes)), (document.billet, recovered.billet),
+            (dict(document.flags), dict(recovered.flags))))
         self.message.emit(f"Recovered unsaved edits of {self.session.image_path.name}")
 
     def _on_edit(self, _edit: ShapesEdit) -> None:

@@ -7,6 +7,7 @@ model is loaded once per reference. Without a chosen run the bundled demo detect
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,14 +50,17 @@ def best_proposals(boxes: np.ndarray, labels: list[str], scores: np.ndarray,
     return chosen
 
 
+IN_MEMORY = "in memory"
+
+
 class _Detect(QRunnable):
-    def __init__(self, prelabel: PreLabel, path: Path) -> None:
+    def __init__(self, prelabel: PreLabel, path: Path, reference: Path | str) -> None:
         super().__init__()
-        self.prelabel, self.path = prelabel, path
+        self.prelabel, self.path, self.reference = prelabel, path, reference
 
     def run(self) -> None:
         try:
-            proposals = self.prelabel.propose(self.path)
+            proposals = self.prelabel.propose(self.path, self.reference)
         except Exception as error:  # shown to the user, never lost in a worker thread
             self.prelabel.failed.emit(f"Pre-label failed: {error}")
             return
@@ -74,7 +78,10 @@ class PreLabel(QObject):
         super().__init__(page)
         self.page = page
         self.proposals: list[Proposal] = []
-        self._model: tuple[Any, Any, Any] | None = None  # (reference, model, spec)
+        #: (reference, model, spec) of the last detector loaded; a model set in memory.
+        self._loaded: tuple[Any, Any, Any] | None = None
+        self._memory: tuple[Any, Any] | None = None
+        self._lock = threading.Lock()  # workers load and run the model one at a time
         self.proposed.connect(self._show)
         self.failed.connect(page.message)
 
@@ -89,26 +96,27 @@ class PreLabel(QObject):
 
     def choose(self, reference: Path) -> None:
         studio_settings().setValue(SETTINGS_KEY, str(reference))
-        self._model = None
+        self._memory = None
 
     def use_model(self, model: Any, spec: Any) -> None:
         """Propose with a detector already in memory (scripts, tests)."""
-        self._model = ("in memory", model, spec)
+        self._memory = (model, spec)
 
-    def propose(self, path: Path) -> list[Proposal]:
-        """Run the detector on ``path`` (on a worker thread)."""
+    def propose(self, path: Path, reference: Path | str) -> list[Proposal]:
+        """Run the detector named by ``reference`` on ``path`` (on a worker thread)."""
         from billet_studio.detection import load_detector, pick_device
         from billet_studio.detection.inference import ImageToRead, detect
 
-        if self._model is None:
-            reference = self.reference()
-            if reference is None:
-                raise ValueError("no detector chosen and none bundled; choose a run first")
-            model, spec, _ = load_detector(reference, pick_device())
-            self._model = (reference, model, spec)
-        _, model, spec = self._model
-        device = next(model.parameters()).device
-        [found] = list(detect(model, spec, [ImageToRead(1, path)], device, batch_size=1))
+        with self._lock:
+            if reference == IN_MEMORY and self._memory is not None:
+                model, spec = self._memory
+            else:
+                if self._loaded is None or self._loaded[0] != reference:
+                    model, spec, _ = load_detector(Path(reference), pick_device())
+                    self._loaded = (reference, model, spec)
+                _, model, spec = self._loaded
+            device = next(model.parameters()).device
+            [found] = list(detect(model, spec, [ImageToRead(1, path)], device, batch_size=1))
         labels = [spec.classes[i] for i in found.labels]
         return best_proposals(found.boxes, labels, found.scores)
 
@@ -117,8 +125,13 @@ class PreLabel(QObject):
         session = self.page.session
         if session is None:
             return
+        reference = IN_MEMORY if self._memory is not None else self.reference()
+        if reference is None:
+            self.page.message.emit("No detector to pre-label with: choose a run (Edit ▸ "
+                                   "Choose Detector…)")
+            return
         self.page.message.emit(f"Pre-labelling {session.image_path.name}…")
-        self.page.pool.start(_Detect(self, session.image_path))
+        self.page.pool.start(_Detect(self, session.image_path, reference))
 
     def _show(self, path: Path, proposals: list[Proposal]) -> None:
         session = self.page.session

@@ -37,7 +37,8 @@ class StampAssist:
 
     def template(self, character: str) -> GlyphTemplate | None:
         if self.glyphs is None or character not in self.glyphs:
-            self.page.message.emit(f"No glyph template for {character!r}: boxes stay boxes")
+            self.page.message.emit(f"No glyph template for {character!r}: a labelled box "
+                                   "instead")
             return None
         return self.glyphs[character]
 
@@ -59,10 +60,13 @@ class StampAssist:
             self.page.message.emit(f"{character} is not one of the project's classes")
             return
         template = self.template(character)
-        if template is not None:
-            self.page.canvas.apply(editing.add_stamps,
-                                   [(character, fit_template(template, box), {})], (),
-                                   f"Snap {character!r}")
+        if template is None:  # no template for it: the box is kept, labelled
+            self.page.canvas.apply(editing.add_rectangle, (box.x0, box.y0), (box.x1, box.y1),
+                                   character)
+            return
+        self.page.canvas.apply(editing.add_stamps,
+                               [(character, fit_template(template, box), {})], (),
+                               f"Snap {character!r}")
 
     def refine_selection(self) -> None:
         """Align each selected stamp's outline to the edges in the photograph."""

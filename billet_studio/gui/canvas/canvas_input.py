@@ -5,16 +5,11 @@ the selection."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QKeyEvent, QMouseEvent
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent
 
 from billet_studio.annotations import editing
 from billet_studio.gui.canvas.tools import CanvasTool, SnapTool
-
-if TYPE_CHECKING:
-    pass
 
 Point = tuple[float, float]
 NUDGE_KEYS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0),
@@ -26,7 +21,8 @@ class CanvasInput:
 
     _space_held: bool
     _space_pan_from: QPoint | None
-    _held: tuple[str, CanvasTool] | None
+    #: The character key held down: (key code, character, the tool it interrupted).
+    _held: tuple[int, str, CanvasTool] | None
 
     def _scene_point(self, event: QMouseEvent) -> Point:
         point = self.mapToScene(event.position().toPoint())
@@ -92,10 +88,14 @@ class CanvasInput:
         character = _label_character(event)
         if character is not None:
             # Decided on release: a box dragged meanwhile is snapped to this character's
-            # template, otherwise the key labels the selection.
-            if not event.isAutoRepeat() and self._held is None and not self.tool.busy:
-                self._held = character, self.tool
-                self.tool = SnapTool(self, character)
+            # template, otherwise the key labels the selection. A key pressed while another
+            # is still down (fast typing) settles the earlier one first.
+            if not event.isAutoRepeat():
+                if self._held is not None and not self.tool.busy:
+                    self.let_go_of_key(label=not getattr(self.tool, "snapped", False))
+                if self._held is None and not self.tool.busy:
+                    self._held = key, character, self.tool
+                    self.tool = SnapTool(self, character)
             event.accept()
             return
         if self._canvas_key(key, modifiers):
@@ -120,15 +120,30 @@ class CanvasInput:
             return False
         return True
 
+    def let_go_of_key(self, label: bool) -> None:
+        """End the held character key: back to the tool it interrupted, and (``label``)
+        the character labels the selection unless a box was snapped meanwhile."""
+        if self._held is None:
+            return
+        _, character, previous = self._held
+        snap, self._held = self.tool, None
+        self.tool = previous
+        snap.cancel()
+        if label and not (isinstance(snap, SnapTool) and snap.snapped):
+            self.character_typed.emit(character)
+
+    def forget_held_keys(self) -> None:
+        """Drop held-key state (focus lost, image changed): nothing is applied."""
+        self.let_go_of_key(label=False)
+        self._space_held = False
+        self._space_pan_from = None
+
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        # Matched by key code: the text of a release can differ from its press (Shift
+        # let go first on layouts where digits need it).
         if (self._held is not None and not event.isAutoRepeat()
-                and _label_character(event) == self._held[0]):
-            character, previous = self._held
-            snap, self._held = self.tool, None
-            self.tool = previous
-            snap.cancel()
-            if not (isinstance(snap, SnapTool) and snap.snapped):
-                self.character_typed.emit(character)
+                and event.key() == self._held[0]):
+            self.let_go_of_key(label=True)
             event.accept()
             return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
@@ -138,6 +153,11 @@ class CanvasInput:
             event.accept()
             return
         super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        self.forget_held_keys()
+        self._restore_cursor()
+        super().focusOutEvent(event)
 
 
 def _label_character(event: QKeyEvent) -> str | None:

@@ -12,6 +12,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QApplication,
     QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsPixmapItem,
@@ -84,7 +85,7 @@ class LabelCanvas(CanvasInput, ImageView):
         self._space_held = False
         self._space_pan_from: QPoint | None = None
         #: The character key held down (label on release, or snap a dragged box).
-        self._held: tuple[str, CanvasTool] | None = None
+        self._held: tuple[int, str, CanvasTool] | None = None
         self._shapes_visible = True
         self._mask_preview = False
         self._mask_item: QGraphicsPixmapItem | None = None
@@ -101,6 +102,7 @@ class LabelCanvas(CanvasInput, ImageView):
 
     def show_session(self, pixels: np.ndarray | None, session: LabelSession | None) -> None:
         """Show ``pixels`` with ``session``'s shapes (None: read-only, no shapes)."""
+        self.forget_held_keys()
         self.tool.cancel()
         if self.session is not None:
             self.session.changed.disconnect(self._on_edit)
@@ -111,25 +113,27 @@ class LabelCanvas(CanvasInput, ImageView):
         self._mask_item, self.proposal_items = None, []
         if session is not None:
             session.changed.connect(self._on_edit)
-            for shape in session.document.shapes:
-                self._add_item(len(self.items), shape)
-            self._refresh_groups(range(len(self.items)))
+            shapes = session.document.shapes
+            for index, shape in enumerate(shapes):
+                self._add_item(index, shape, [shapes[h] for h in editing.holes_of(shapes, index)])
         self._update_mask()
         self.selection_changed.emit([])
 
-    def _add_item(self, index: int, shape: Shape) -> None:
-        item = ShapeItem(shape)
+    def _add_item(self, index: int, shape: Shape, holes: Sequence[Shape] = ()) -> None:
+        item = ShapeItem(shape, holes)
         item.setVisible(self._shapes_visible)
         self.items.insert(index, item)
         self.scene().addItem(item)
 
-    def _refresh_groups(self, indices: Sequence[int]) -> None:
-        """Redraw the shapes at ``indices`` and every outline grouped with them (holes)."""
+    def _refresh_groups(self, edit: ShapesEdit) -> None:
+        """Redraw the shapes the edit put in and every outline grouped with a shape it took
+        out or put in (a hole added, moved or deleted changes its outline's path)."""
         shapes = self.shapes
-        groups = {(shapes[i].label, shapes[i].group_id) for i in indices
-                  if i < len(shapes) and shapes[i].group_id is not None}
+        added = {i for i, _ in edit.added}
+        groups = {(s.label, s.group_id) for _, s in (*edit.removed, *edit.added)
+                  if s.group_id is not None}
         for index, shape in enumerate(shapes):
-            if index in indices or (shape.label, shape.group_id) in groups:
+            if index in added or (shape.label, shape.group_id) in groups:
                 holes = [shapes[h] for h in editing.holes_of(shapes, index)]
                 self.items[index].set_shape(shape, holes)
 
@@ -140,7 +144,7 @@ class LabelCanvas(CanvasInput, ImageView):
         touched = [i for i, _ in edit.added]
         for index, shape in edit.added:
             self._add_item(index, shape)
-        self._refresh_groups(touched + [i for i, _ in edit.removed])
+        self._refresh_groups(edit)
         self._update_mask()
         removed, added = [i for i, _ in edit.removed], touched
         if added and removed != added:  # shapes came back or were made: show them
@@ -155,8 +159,10 @@ class LabelCanvas(CanvasInput, ImageView):
 
     def select(self, indices: Sequence[int], keep_vertex: bool = False) -> None:
         chosen = sorted(set(indices))
-        if not keep_vertex or (self.selected_vertex and self.selected_vertex[0] not in
-                               editing.with_holes(self.shapes, chosen)):
+        vertex = self.selected_vertex
+        if not keep_vertex or (vertex is not None and (
+                vertex[0] not in editing.with_holes(self.shapes, chosen)
+                or vertex[1] >= len(self.shapes[vertex[0]].points))):
             self.selected_vertex = None
         for index, item in enumerate(self.items):
             item.set_selected(index in chosen)
@@ -189,6 +195,10 @@ class LabelCanvas(CanvasInput, ImageView):
     def tolerance(self) -> float:
         """How near (in image pixels) a click must be to a vertex or edge to grab it."""
         return HANDLE_PX / max(self.scale_factor, 1e-6)
+
+    def drag_threshold(self) -> float:
+        """How far (in image pixels) the cursor must move before a press is a drag."""
+        return QApplication.startDragDistance() / max(self.scale_factor, 1e-6)
 
     def apply(self, build: Callable[..., ShapesEdit], *arguments: Any) -> bool:
         """Build an edit from the current shapes and push it; a refusal goes to the status
@@ -259,6 +269,9 @@ class LabelCanvas(CanvasInput, ImageView):
     # -- tools and view options ------------------------------------------------------------
 
     def set_tool(self, name: str) -> None:
+        if self._held is not None:  # chosen while a character key is down: after it
+            self._held = (self._held[0], self._held[1], self.tools[name])
+            return
         self.tool.cancel()
         self.tool = self.tools[name]
         self._restore_cursor()

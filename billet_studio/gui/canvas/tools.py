@@ -62,6 +62,8 @@ class SelectTool(CanvasTool):
 
     def __init__(self, canvas: LabelCanvas) -> None:
         super().__init__(canvas)
+        #: (kind, target, press point, base point): "move" (base: the zero offset),
+        #: "vertex" ((shape, vertex), its position), "insert" ((shape, edge), midpoint).
         self._gesture: tuple | None = None
 
     @property
@@ -109,11 +111,12 @@ class SelectTool(CanvasTool):
                 canvas.apply(editing.delete_vertex, *vertex)
             else:
                 canvas.select_vertex(vertex)
-                self._gesture = ("vertex", vertex, point)
+                base = canvas.shapes[vertex[0]].points[vertex[1]]
+                self._gesture = ("vertex", vertex, point, base)
             return True
         edge = self.edge_near(point, midpoint_only=not modifiers & Qt.KeyboardModifier.AltModifier)
         if edge is not None:
-            self._gesture = ("insert", edge[:2], edge[2])
+            self._gesture = ("insert", edge[:2], point, edge[2])
             canvas.preview_vertex(edge[0], edge[1] + 1, edge[2], insert=True)
             return True
         index = editing.shape_at(canvas.shapes, point)
@@ -127,8 +130,15 @@ class SelectTool(CanvasTool):
             return True
         if index not in canvas.selection:
             canvas.select([index])
-        self._gesture = ("move", point, point)
+        self._gesture = ("move", None, point, (0.0, 0.0))
         return True
+
+    def _moved(self, point: Point) -> tuple[Point, bool]:
+        """The gesture's target point (its base plus the cursor's offset from the press),
+        and whether the cursor went beyond the drag threshold (a click jitters)."""
+        _, _, start, base = self._gesture
+        dx, dy = point[0] - start[0], point[1] - start[1]
+        return (base[0] + dx, base[1] + dy), math.hypot(dx, dy) >= self.canvas.drag_threshold()
 
     def move(self, point: Point, dragging: bool) -> bool:
         canvas = self.canvas
@@ -136,33 +146,32 @@ class SelectTool(CanvasTool):
             edge = self.edge_near(point, midpoint_only=True) if canvas.selection else None
             canvas.show_midpoint(edge[2] if edge else None)
             return False
-        kind, target, _ = self._gesture
+        kind, target, _, _ = self._gesture
+        moved, _ = self._moved(point)
         if kind == "move":
-            self._gesture = (kind, target, point)
-            canvas.preview_offset(point[0] - target[0], point[1] - target[1])
+            canvas.preview_offset(*moved)
         elif kind == "vertex":
-            canvas.preview_vertex(target[0], target[1], point)
+            canvas.preview_vertex(target[0], target[1], moved)
         else:
-            canvas.preview_vertex(target[0], target[1] + 1, point, insert=True)
-            self._gesture = (kind, target, point)
+            canvas.preview_vertex(target[0], target[1] + 1, moved, insert=True)
         return True
 
     def release(self, point: Point) -> bool:
         if self._gesture is None:
             return False
-        kind, target, start = self._gesture
+        kind, target, _, base = self._gesture
+        moved, far = self._moved(point)
         self._gesture = None
         canvas = self.canvas
         canvas.clear_previews()
-        if kind == "move":
-            dx, dy = point[0] - target[0], point[1] - target[1]
-            if dx or dy:
-                canvas.apply(editing.translate_shapes, canvas.selection, dx, dy)
-        elif kind == "vertex":
-            if point != start:
-                canvas.apply(editing.move_vertex, target[0], target[1], point)
-        else:
-            if canvas.apply(editing.insert_vertex, target[0], target[1], point):
+        if kind == "move" and far:
+            canvas.apply(editing.translate_shapes, canvas.selection, *moved)
+        elif kind == "vertex" and far:
+            canvas.apply(editing.move_vertex, target[0], target[1], moved)
+        elif kind == "insert":
+            inserted = canvas.apply(editing.insert_vertex, target[0], target[1],
+                                    moved if far else base)
+            if inserted:
                 canvas.select_vertex((target[0], target[1] + 1))
         return True
 
@@ -240,14 +249,21 @@ class HoleTool(PolygonTool):
 
     name = "hole"
 
+    def __init__(self, canvas: LabelCanvas) -> None:
+        super().__init__(canvas)
+        self.outline: int | None = None
+
     def press(self, point: Point, modifiers: Modifiers) -> bool:
-        if not self.points and len(self.canvas.selection) != 1:
-            self.canvas.status("Select the polygon to cut a hole into first")
-            return True
+        if not self.points:
+            if len(self.canvas.selection) != 1:
+                self.canvas.status("Select the polygon to cut a hole into first")
+                return True
+            self.outline = self.canvas.selection[0]  # fixed for this hole
         return super().press(point, modifiers)
 
     def commit(self, points: list[Point]) -> bool:
-        return self.canvas.apply(editing.add_hole, self.canvas.selection[0], points)
+        return (self.outline is not None
+                and self.canvas.apply(editing.add_hole, self.outline, points))
 
     def after_finish(self) -> None:
         pass  # the outline stays selected: the next hole goes into it too
