@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QImage, qRgba
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -37,13 +37,15 @@ def apply_levels(pixels: np.ndarray, brightness: int, contrast: int) -> np.ndarr
     return cv2.LUT(pixels, level_table(brightness, contrast))
 
 
-def mask_overlay(record: ImageRecord) -> np.ndarray:
-    """An (H, W, 4) RGBA overlay of the record's rasterised stamp mask."""
+def mask_overlay(record: ImageRecord) -> QImage:
+    """The record's rasterised stamp mask as an 8-bit indexed image (one byte a pixel,
+    a quarter of RGBA for a large photograph): transparent, or the overlay colour."""
     polygons = [p for stamp in record.stamps for p in stamp.polygons]
-    mask = rasterize_polygons(polygons, record.height, record.width)
-    overlay = np.zeros((record.height, record.width, 4), dtype=np.uint8)
-    overlay[mask > 0] = MASK_RGBA
-    return overlay
+    mask = rasterize_polygons(polygons, record.height, record.width, value=1)
+    image = QImage(mask.data, record.width, record.height, mask.strides[0],
+                   QImage.Format.Format_Indexed8)
+    image.setColorTable([qRgba(0, 0, 0, 0), qRgba(*MASK_RGBA)])
+    return image.copy()
 
 
 class ViewOptions(QWidget):

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QGraphicsSimpleTextItem,
 )
+from shiboken6 import delete
 
 from billet_studio.annotations import Shape
 from billet_studio.geometry import ring_crossings
@@ -95,9 +96,7 @@ class ShapeItem(QGraphicsPathItem):
         self.tag.setData(ROLE_KEY, None if shape.is_hole else STAMP_LABEL_ROLE)
         self.tag.setData(LABEL_KEY, shape.label)
         for marker in self.crossings:
-            marker.setParentItem(None)
-            if marker.scene() is not None:
-                marker.scene().removeItem(marker)
+            delete(marker)  # a child: deleting it takes it out of the item and the scene
         # A self-intersecting outline is marked where it crosses itself, as it is edited.
         points = ring_crossings(shape.points) if shape.shape_type == "polygon" else []
         self.crossings = [HandleItem(p, CROSSING_COLOUR, size=HANDLE_PX + 3, parent=self)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPoint, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QGraphicsItem,
@@ -262,9 +262,10 @@ class LabelCanvas(CanvasInput, ImageView):
             item.setVisible(True)
 
     def _clear(self, items: list[QGraphicsItem]) -> None:
+        """Take out overlay items (each list holds items in the scene, and is emptied
+        whenever the scene is cleared)."""
         for item in items:
-            if item.scene() is not None:
-                self.scene().removeItem(item)
+            self.scene().removeItem(item)
 
     # -- tools and view options ------------------------------------------------------------
 
@@ -287,15 +288,12 @@ class LabelCanvas(CanvasInput, ImageView):
         self._update_mask()
 
     def _update_mask(self) -> None:
-        if self._mask_item is not None and self._mask_item.scene() is not None:
+        if self._mask_item is not None:  # in the scene while we hold it
             self.scene().removeItem(self._mask_item)
         self._mask_item = None
         if not self._mask_preview or self.session is None or self._pixels is None:
             return
-        overlay = np.ascontiguousarray(mask_overlay(self.session.document.to_record()))
-        height, width = overlay.shape[:2]
-        image = QImage(overlay.data, width, height, overlay.strides[0],
-                       QImage.Format.Format_RGBA8888).copy()
+        image = mask_overlay(self.session.document.to_record())
         self._mask_item = QGraphicsPixmapItem(QPixmap.fromImage(image))
         self._mask_item.setZValue(MASK_Z)
         self.scene().addItem(self._mask_item)
