@@ -184,9 +184,11 @@ class MainWindow(QMainWindow):
         """Close only once the open image's labels are saved (or knowingly discarded)."""
         session = self.label_page.session
         if session is not None and session.modified:
+            session.autosave_timer.stop()  # no save behind the question's back
             answer = self.ask_unsaved_changes()
             if answer == QMessageBox.StandardButton.Cancel or (
                     answer == QMessageBox.StandardButton.Save and not session.save()):
+                session.autosave_timer.start()
                 event.ignore()
                 return
             self.label_page.close_session(discard=answer == QMessageBox.StandardButton.Discard)
