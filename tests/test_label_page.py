@@ -839,3 +839,14 @@ def test_a_click_with_jitter_selects_without_moving(qtbot, window):
     drag(qtbot, window, (40.0, 40.0), (40.3, 40.2))  # a hand's tremor, not a drag
     drag(qtbot, window, (60.0, 70.0), (60.2, 69.8))  # the same on a vertex
     assert stack.count() == steps and window.label_page.canvas.selection == [0]
+
+
+def test_label_tags_hide_while_shapes_are_too_small_on_screen_to_read(qtbot, window):
+    draw_polygon(qtbot, window, [(10.0, 10.0), (14.0, 10.0), (12.0, 13.0)])  # 3 px tall
+    key(qtbot, window, Qt.Key.Key_7)
+    canvas = window.label_page.canvas
+    [item] = canvas.items
+    canvas.set_scale(1.0)  # 3 screen px: a tag would hide the stamp
+    assert not item.tag.isVisible()
+    canvas.set_scale(8.0)  # 24 screen px
+    assert item.tag.isVisible() and item.tag.text() == "7"

@@ -76,6 +76,9 @@ class ShapeItem(QGraphicsPathItem):
     """One document shape: outline coloured by visibility (blue while unlabelled), its
     character on a tag that keeps its screen size; holes are dashed."""
 
+    #: Tags are drawn only when shapes are big enough on screen to read them by.
+    tags_shown = True
+
     def __init__(self, shape: Shape, holes: Sequence[Shape] = ()) -> None:
         super().__init__()
         self.tag = QGraphicsSimpleTextItem(self)
@@ -83,13 +86,16 @@ class ShapeItem(QGraphicsPathItem):
         self.tag.setBrush(QColor(250, 250, 250))
         self.selected = False
         self.crossings: list[HandleItem] = []
+        # Painted once per zoom level into a pixmap: panning over thousands of outlines
+        # then blits instead of re-stroking antialiased paths (bench_labelling).
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.set_shape(shape, holes)
 
     def set_shape(self, shape: Shape, holes: Sequence[Shape] = ()) -> None:
         self.shape_record = shape
         self.setPath(shape_path(shape, holes))
         self.setZValue(HOLE_Z if shape.is_hole else SHAPE_Z)
-        self.tag.setVisible(not shape.is_hole)
+        self.tag.setVisible(not shape.is_hole and self.tags_shown)
         self.tag.setText(shape.label or "?")
         self.setData(ROLE_KEY, HOLE_ROLE if shape.is_hole else STAMP_ROLE)
         self.setData(LABEL_KEY, shape.label)
@@ -105,6 +111,10 @@ class ShapeItem(QGraphicsPathItem):
             xs, ys = zip(*shape.points, strict=True)
             self.tag.setPos(min(xs), min(ys))  # the text hangs inside the top-left corner
         self._restyle()
+
+    def show_tag(self, shown: bool) -> None:
+        self.tags_shown = shown
+        self.tag.setVisible(shown and not self.shape_record.is_hole)
 
     def set_selected(self, selected: bool) -> None:
         if selected != self.selected:

@@ -49,6 +49,9 @@ from billet_studio.gui.view_options import mask_overlay
 Point = tuple[float, float]
 MIDPOINT_COLOUR = QColor(120, 220, 255)
 MASK_Z = 0.5
+#: Label tags show once the median shape is this many screen pixels tall: below it they
+#: would cover the stamps (and cost a text draw per shape per frame).
+TAG_MIN_PX = 14.0
 PROPOSAL_COLOUR = QColor(255, 230, 60)
 
 
@@ -88,6 +91,8 @@ class LabelCanvas(CanvasInput, ImageView):
         self._held: tuple[int, str, CanvasTool] | None = None
         self._shapes_visible = True
         self._mask_preview = False
+        self._tags_shown = True
+        self.zoom_changed.connect(self._update_tags)
         self._mask_item: QGraphicsPixmapItem | None = None
 
     # -- content ---------------------------------------------------------------------------
@@ -106,22 +111,26 @@ class LabelCanvas(CanvasInput, ImageView):
         self.tool.cancel()
         if self.session is not None:
             self.session.changed.disconnect(self._on_edit)
-        self.show_image(pixels, None)
-        self.session = session
+        # The scene is cleared below, deleting every item: forget them first (showing the
+        # image emits zoom_changed, whose handler walks the items).
         self.items, self.selection, self.selected_vertex = [], [], None
         self._overlays, self._previews, self._midpoint = [], [], None
         self._mask_item, self.proposal_items = None, []
+        self.show_image(pixels, None)
+        self.session = session
         if session is not None:
             session.changed.connect(self._on_edit)
             shapes = session.document.shapes
             for index, shape in enumerate(shapes):
                 self._add_item(index, shape, [shapes[h] for h in editing.holes_of(shapes, index)])
+            self._update_tags(self.scale_factor)
         self._update_mask()
         self.selection_changed.emit([])
 
     def _add_item(self, index: int, shape: Shape, holes: Sequence[Shape] = ()) -> None:
         item = ShapeItem(shape, holes)
         item.setVisible(self._shapes_visible)
+        item.show_tag(self._tags_shown)
         self.items.insert(index, item)
         self.scene().addItem(item)
 
@@ -312,6 +321,15 @@ class LabelCanvas(CanvasInput, ImageView):
             tag.setPos(box.x0, box.y1)
             self.proposal_items.append(item)
             self.scene().addItem(item)
+
+    def _update_tags(self, scale: float) -> None:
+        """Show label tags only while shapes are large enough on screen."""
+        heights = [item.path().boundingRect().height() for item in self.items]
+        shown = not heights or float(np.median(heights)) * scale >= TAG_MIN_PX
+        if shown != self._tags_shown:
+            self._tags_shown = shown
+            for item in self.items:
+                item.show_tag(shown)
 
     def set_shapes_visible(self, visible: bool) -> None:
         self._shapes_visible = visible
