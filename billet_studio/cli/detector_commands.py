@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from billet_studio.cli.evaluate_commands import SCORE_HELP
 from billet_studio.cli.gan_commands import drive_training, path_or_bundled
 from billet_studio.cli.progress import ProgressBar, run_job
 from billet_studio.cli.project_commands import open_project
-from billet_studio.evaluation.matching import REPORT_SCORE
 
 
 def add_detector_commands(add: Callable[..., argparse.ArgumentParser],
@@ -62,9 +62,8 @@ def add_detector_commands(add: Callable[..., argparse.ArgumentParser],
                                          "untrained model (default: 0 and every checkpoint)")
     command.add_argument("--bootstrap", type=int, default=1000,
                          help="bootstrap resamples for the 95 %% intervals")
-    command.add_argument("--score", type=float, default=REPORT_SCORE,
-                         help="score threshold: lower detections are ignored (default "
-                              f"{REPORT_SCORE}, as evaluate run)")
+    command.add_argument("--score", type=float, default=None,
+                         help=SCORE_HELP)
     command = add("export", cmd_detector_export,
                   "write a run's latest checkpoint as one fp16 safetensors file with its "
                   "sidecar", detector)
@@ -202,6 +201,7 @@ def cmd_detector_checkpoints(args: argparse.Namespace) -> int:
 
 
 def cmd_detector_report(args: argparse.Namespace) -> int:
+    from billet_studio.evaluation.matching import REPORT_SCORE
     from billet_studio.experiments.results import format_table
     from billet_studio.experiments.run_report import RunReportConfig, report_run
 
@@ -213,7 +213,8 @@ def cmd_detector_report(args: argparse.Namespace) -> int:
     except ValueError:
         raise ValueError(f"--steps takes comma-separated step numbers, not {args.steps!r}"
                          ) from None
-    config = RunReportConfig(steps=steps, bootstrap=args.bootstrap, score=args.score)
+    config = RunReportConfig(steps=steps, bootstrap=args.bootstrap,
+                             score=REPORT_SCORE if args.score is None else args.score)
     run_job("report", report_run(project, run, out, config))
     rows = json.loads((out / "results.json").read_text(encoding="utf-8"))["rows"]
     print(format_table(rows))

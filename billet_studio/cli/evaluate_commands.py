@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from billet_studio.cli.progress import ProgressBar
-from billet_studio.evaluation.matching import REPORT_SCORE
+
+#: --score's help; the default (None) becomes evaluation.matching.REPORT_SCORE when the
+#: command runs, so building the parser imports no evaluation code.
+SCORE_HELP = ("score threshold: lower detections are ignored (default 0.5, the threshold "
+              "every report uses)")
 
 #: Columns of the terminal table: rate name and heading.
 _COLUMNS = (("TP", "TP"), ("MC", "MC"), ("FN", "FN"), ("FP", "FP"), ("CB", "CB"),
@@ -30,9 +34,8 @@ def add_evaluate_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--out", required=True, help="evaluation folder (replaced whole)")
     command.add_argument("--project", help="project giving the ID format, sites and "
                                            "visibility of each image")
-    command.add_argument("--score", type=float, default=REPORT_SCORE,
-                         help="score threshold: lower detections are ignored (default "
-                              f"{REPORT_SCORE})")
+    command.add_argument("--score", type=float, default=None,
+                         help=SCORE_HELP)
     command.add_argument("--iou", type=float, default=0.5, help="IoU for a match (paper: 0.5)")
     command.add_argument("--id-format", help="ID regex (overrides the project's, and its "
                                              "check digit unless --check-digit)")
@@ -121,10 +124,12 @@ def cmd_evaluate_run(args: argparse.Namespace) -> int:
         ScoringConfig,
         run_evaluation,
     )
+    from billet_studio.evaluation.matching import REPORT_SCORE
     from billet_studio.jobs import CancelToken, JobCancelled
 
     config = EvaluationConfig(
-        scoring=ScoringConfig(match=MatchConfig(iou=args.iou, score=args.score)),
+        scoring=ScoringConfig(match=MatchConfig(
+            iou=args.iou, score=REPORT_SCORE if args.score is None else args.score)),
         bootstrap=BootstrapConfig(resamples=args.bootstrap, seed=args.seed),
         report=not args.no_report,
     )

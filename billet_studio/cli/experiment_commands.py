@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from billet_studio.cli.evaluate_commands import SCORE_HELP
 from billet_studio.cli.gan_commands import first_interrupt_cancels
 from billet_studio.cli.progress import ProgressBar
 from billet_studio.cli.project_commands import open_project
@@ -18,7 +19,6 @@ from billet_studio.cli.synth_commands import (
     default_renderer,
     renderer_factory,
 )
-from billet_studio.evaluation.matching import REPORT_SCORE
 
 
 def add_experiment_commands(add: Callable[..., argparse.ArgumentParser],
@@ -39,9 +39,8 @@ def add_experiment_commands(add: Callable[..., argparse.ArgumentParser],
                          help="detector preset: model, image size and steps")
     command.add_argument("--steps", type=int, help="override the budget's step count")
     command.add_argument("--seeds", type=int, default=1, help="training seeds per experiment")
-    command.add_argument("--score", type=float, default=REPORT_SCORE,
-                         help="score threshold: lower detections are ignored when scoring "
-                              f"(default {REPORT_SCORE}, as evaluate run)")
+    command.add_argument("--score", type=float, default=None,
+                         help=SCORE_HELP)
     command.add_argument("--bootstrap", type=int, default=1000,
                          help="resamples for the 95%% intervals")
     command.add_argument("--workers", type=int, default=2,
@@ -53,6 +52,7 @@ def add_experiment_commands(add: Callable[..., argparse.ArgumentParser],
 
 
 def cmd_experiment_run(args: argparse.Namespace) -> int:
+    from billet_studio.evaluation.matching import REPORT_SCORE
     from billet_studio.experiments.grid import ExperimentConfig, grid_cells, run_experiment
     from billet_studio.experiments.results import collect_results, format_table
     from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
@@ -64,7 +64,8 @@ def cmd_experiment_run(args: argparse.Namespace) -> int:
                             composite=composite_config(args),
                             inpaint_training=args.inpaint_training)
     config = ExperimentConfig(args.preset, args.scale, args.budget, args.seeds, args.steps,
-                              dataset, args.bootstrap, args.score)
+                              dataset, args.bootstrap,
+                              REPORT_SCORE if args.score is None else args.score)
     name = args.name or f"{args.preset}-{args.budget}-x{args.scale:g}"
     folder = project.root / "experiments" / name
     cancel = CancelToken(folder / STOP_REQUEST_NAME)
