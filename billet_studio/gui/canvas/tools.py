@@ -269,10 +269,8 @@ class HoleTool(PolygonTool):
         pass  # the outline stays selected: the next hole goes into it too
 
 
-class RectangleTool(CanvasTool):
-    """Drag a box, or click two opposite corners."""
-
-    name = "rectangle"
+class BoxDragTool(CanvasTool):
+    """A tool that opens a box at a corner and previews it to the cursor."""
 
     def __init__(self, canvas: LabelCanvas) -> None:
         super().__init__(canvas)
@@ -282,18 +280,28 @@ class RectangleTool(CanvasTool):
     def busy(self) -> bool:
         return self.corner is not None
 
-    def press(self, point: Point, modifiers: Modifiers) -> bool:
-        if self.corner is None:
-            self.corner = point
-            return True
-        self._finish(point)
-        return True
-
     def move(self, point: Point, dragging: bool) -> bool:
         if self.corner is None:
             return False
         (x0, y0), (x1, y1) = self.corner, point
         self.canvas.preview_path([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], None, closed=True)
+        return True
+
+    def cancel(self) -> None:
+        self.corner = None
+        self.canvas.clear_previews()
+
+
+class RectangleTool(BoxDragTool):
+    """Drag a box, or click two opposite corners."""
+
+    name = "rectangle"
+
+    def press(self, point: Point, modifiers: Modifiers) -> bool:
+        if self.corner is None:
+            self.corner = point
+            return True
+        self._finish(point)
         return True
 
     def release(self, point: Point) -> bool:
@@ -314,12 +322,8 @@ class RectangleTool(CanvasTool):
         if self.canvas.apply(editing.add_rectangle, corner, point):
             self.canvas.select([len(self.canvas.shapes) - 1])
 
-    def cancel(self) -> None:
-        self.corner = None
-        self.canvas.clear_previews()
 
-
-class SnapTool(CanvasTool):
+class SnapTool(BoxDragTool):
     """Active while a character key is held: a dragged box asks for that character's
     glyph template fitted to it."""
 
@@ -328,22 +332,10 @@ class SnapTool(CanvasTool):
     def __init__(self, canvas: LabelCanvas, character: str) -> None:
         super().__init__(canvas)
         self.character = character
-        self.corner: Point | None = None
         self.snapped = False
-
-    @property
-    def busy(self) -> bool:
-        return self.corner is not None
 
     def press(self, point: Point, modifiers: Modifiers) -> bool:
         self.corner = point
-        return True
-
-    def move(self, point: Point, dragging: bool) -> bool:
-        if self.corner is None:
-            return False
-        (x0, y0), (x1, y1) = self.corner, point
-        self.canvas.preview_path([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], None, closed=True)
         return True
 
     def release(self, point: Point) -> bool:
@@ -354,7 +346,3 @@ class SnapTool(CanvasTool):
             self.snapped = True
             self.canvas.snap_requested.emit(self.character, Box.from_points([corner, point]))
         return True
-
-    def cancel(self) -> None:
-        self.corner = None
-        self.canvas.clear_previews()
