@@ -87,26 +87,21 @@ class LabelPage(QMainWindow):
         self.label_counts = LabelCounts()
         self.history = QUndoView(self.undo_group)
         self.history.setEmptyLabel("(as opened)")
+        self.addToolBar(build_label_actions(self))
+        self.view_options = ViewOptions(self.shapes_visible_action)
         self.docks = {}
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         for name, title, widget, area in (
-                ("images", "Images", ImageBrowser(self.image_list),
-                 Qt.DockWidgetArea.LeftDockWidgetArea),
-                ("shapes", "Billet and shapes", self.shape_panel,
-                 Qt.DockWidgetArea.RightDockWidgetArea),
-                ("labels", "Labels", self.label_counts, Qt.DockWidgetArea.RightDockWidgetArea),
-                ("history", "History", self.history, Qt.DockWidgetArea.LeftDockWidgetArea)):
+                ("images", "Images", ImageBrowser(self.image_list), left),
+                ("shapes", "Billet and shapes", self.shape_panel, right),
+                ("labels", "Labels", self.label_counts, right),
+                ("history", "History", self.history, left),
+                ("view", "View", self.view_options, right)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{name}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[name] = dock
-        self.addToolBar(build_label_actions(self))
-        self.view_options = ViewOptions(self.shapes_visible_action)
-        dock = QDockWidget("View", self)
-        dock.setObjectName("dock-view")
-        dock.setWidget(self.view_options)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.docks["view"] = dock
         self.canvas.set_levels(*self.view_options.levels)
         self.view_options.levels_changed.connect(self.canvas.set_levels)
         self.view_options.mask_preview_toggled.connect(self.canvas.set_mask_preview)
