@@ -13,16 +13,33 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
 
 from billet_studio.annotations import AnnotationError, Project, read_image
 from billet_studio.gui.image_loading import ImageSummary, describe_error, summarize_image
+from billet_studio.gui.image_view import display_image
 
-#: Decoded photographs kept: the open one, its neighbours, and a little history.
+#: Decoded photographs kept: the open one, its neighbours, and a little history...
 CACHE_SIZE = 5
+#: ...within this many bytes (pixels plus display image), however big the photographs.
+CACHE_BYTES = 1 << 30
+
+
+@dataclass(frozen=True, eq=False)
+class Photo:
+    """A decoded photograph: its RGB pixels and the 32-bit image the canvas displays."""
+
+    pixels: np.ndarray
+    display: QImage
+
+    @property
+    def size_bytes(self) -> int:
+        return int(self.pixels.nbytes + self.display.sizeInBytes())
 #: Summaries are delivered in batches of this many (fewer signals for big folders).
 SUMMARY_BATCH = 64
 
@@ -39,18 +56,18 @@ class _Task(QRunnable):
 class PixelLoader(QObject):
     """Decodes photographs on worker threads; keeps the last few in memory."""
 
-    #: (path, pixels or None, error message or None), on the GUI thread.
+    #: (path, Photo or None, error message or None), on the GUI thread.
     decoded = Signal(Path, object, object)
 
     def __init__(self, pool: QThreadPool, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.pool = pool
-        self._cache: OrderedDict[Path, tuple[float, np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[Path, tuple[float, Photo]] = OrderedDict()
         self._pending: set[Path] = set()
         self._lock = threading.Lock()
 
-    def cached(self, path: Path) -> np.ndarray | None:
-        """The decoded pixels if they are in memory and the file has not changed since."""
+    def cached(self, path: Path) -> Photo | None:
+        """The decoded photograph if it is in memory and the file has not changed since."""
         with self._lock:
             entry = self._cache.get(path)
             try:
@@ -76,10 +93,11 @@ class PixelLoader(QObject):
                 self.request(path)
 
     def _decode(self, path: Path) -> None:
-        pixels, error, mtime = None, None, 0.0
+        photo, error, mtime = None, None, 0.0
         try:
             mtime = path.stat().st_mtime
             pixels = read_image(path)
+            photo = Photo(pixels, display_image(pixels))
         except AnnotationError as problem:
             error = describe_error(problem)
         except OSError as problem:
@@ -89,12 +107,14 @@ class PixelLoader(QObject):
         finally:
             with self._lock:
                 self._pending.discard(path)
-                if pixels is not None:  # cached before the signal, so its slot finds it
-                    self._cache[path] = (mtime, pixels)
+                if photo is not None:  # cached before the signal, so its slot finds it
+                    self._cache[path] = (mtime, photo)
                     self._cache.move_to_end(path)
-                    while len(self._cache) > CACHE_SIZE:
+                    while len(self._cache) > 1 and (
+                            len(self._cache) > CACHE_SIZE
+                            or sum(p.size_bytes for _, p in self._cache.values()) > CACHE_BYTES):
                         self._cache.popitem(last=False)
-        self.decoded.emit(path, pixels, error)
+        self.decoded.emit(path, photo, error)
 
 
 class SummaryScanner(QObject):

@@ -49,6 +49,15 @@ def qimage_from_rgb(pixels: np.ndarray) -> QImage:
     return image.copy()
 
 
+def display_image(pixels: np.ndarray) -> QImage:
+    """``pixels`` as a 32-bit QImage, the format a raster QPixmap shares without a copy.
+
+    Safe on a worker thread (QImage is reentrant): converting there is what keeps a
+    large photograph from stalling the GUI thread (bench_labelling).
+    """
+    return qimage_from_rgb(pixels).convertToFormat(QImage.Format.Format_RGB32)
+
+
 class ImageView(QGraphicsView):
     """Shows one image and its stamps; wheel zooms at the cursor, dragging pans."""
 
@@ -87,16 +96,19 @@ class ImageView(QGraphicsView):
         """The image's extent in scene coordinates (empty when no image is shown)."""
         return QRectF(self._image_rect)
 
-    def show_image(self, pixels: np.ndarray | None, stamps: list[Stamp] | None = None) -> None:
-        """Replace what is shown by ``pixels`` (None for nothing) and its stamps, fitted."""
+    def show_image(self, pixels: np.ndarray | None, stamps: list[Stamp] | None = None,
+                   display: QImage | None = None) -> None:
+        """Replace what is shown by ``pixels`` (None for nothing) and its stamps, fitted.
+        ``display`` is ``display_image(pixels)`` made ahead (on a worker thread)."""
         scene = self.scene()
         scene.clear()
         self._image_item = None
         self._image_rect = QRectF()
         self._pixels = pixels
         if pixels is not None:
-            shown = apply_levels(pixels, *self._levels)
-            item = QGraphicsPixmapItem(QPixmap.fromImage(qimage_from_rgb(shown)))
+            if display is None or self._levels != (0, 0):
+                display = display_image(apply_levels(pixels, *self._levels))
+            item = QGraphicsPixmapItem(QPixmap.fromImage(display))
             # Nearest-neighbour scaling: close up, labellers judge stamp edges pixel by pixel.
             item.setTransformationMode(Qt.TransformationMode.FastTransformation)
             item.setData(ROLE_KEY, IMAGE_ROLE)
@@ -114,7 +126,7 @@ class ImageView(QGraphicsView):
         self._levels = (brightness, contrast)
         if self._pixels is not None and self._image_item is not None:
             shown = apply_levels(self._pixels, brightness, contrast)
-            self._image_item.setPixmap(QPixmap.fromImage(qimage_from_rgb(shown)))
+            self._image_item.setPixmap(QPixmap.fromImage(display_image(shown)))
 
     def point_on_screen(self, point: tuple[float, float]) -> QPoint:
         """The viewport position of an image point (for scripted input and tests)."""

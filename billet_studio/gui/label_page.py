@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QThreadPool, Signal
-from PySide6.QtGui import QUndoGroup
+from PySide6.QtGui import QImage, QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -29,7 +29,7 @@ from billet_studio.annotations import (
     ShapesEdit,
     editing,
 )
-from billet_studio.gui.background import PixelLoader, SummaryScanner
+from billet_studio.gui.background import Photo, PixelLoader, SummaryScanner
 from billet_studio.gui.canvas.label_canvas import LabelCanvas
 from billet_studio.gui.image_list import ImageBrowser, ImageList
 from billet_studio.gui.image_loading import (
@@ -182,26 +182,26 @@ class LabelPage(QMainWindow):
             self._reselect_open_image()
             return
         self.loading = path
-        pixels = self.pixels.cached(path)
-        if pixels is not None:
-            self._decoded(path, pixels, None)
+        photo = self.pixels.cached(path)
+        if photo is not None:
+            self._decoded(path, photo, None)
         else:
             self._show(None)
             self.message.emit(f"Loading {path.name}…")
             self.pixels.request(path)
 
-    def _decoded(self, path: Path, pixels: object, error: object) -> None:
+    def _decoded(self, path: Path, photo: Photo | None, error: str | None) -> None:
         """A photograph finished decoding: show it if it is still the one wanted."""
         if path != self.loading or self.project is None:
             return
         self.loading = None
-        loaded = with_record(self.project, path, pixels, error)
+        loaded = with_record(self.project, path, photo.pixels if photo else None, error)
         paths = [s.path for s in self.image_list.summaries]
         index = paths.index(path) if path in paths else -1
         if index >= 0:
             self.image_list.update_summary(index, summarize_loaded(self.project, loaded))
         self.message.emit("")  # the "Loading…" note; _show reports any errors
-        self._show(loaded)
+        self._show(loaded, photo.display if photo else None)
         neighbours = [self.image_list.neighbour(index, step) for step in (1, -1)]
         self.pixels.prefetch([paths[n] for n in neighbours if n is not None and index >= 0])
 
@@ -259,7 +259,7 @@ class LabelPage(QMainWindow):
         self.session = None
         return True
 
-    def _show(self, loaded: LoadedImage | None) -> None:
+    def _show(self, loaded: LoadedImage | None, display: QImage | None = None) -> None:
         self.loaded = loaded
         self.prelabel.clear()  # proposals belong to the image they were made for
         record = loaded.record if loaded is not None else None
@@ -270,7 +270,8 @@ class LabelPage(QMainWindow):
             self.session.saved.connect(self._on_saved)
             self.undo_group.addStack(self.session.undo_stack)
             self.undo_group.setActiveStack(self.session.undo_stack)
-        self.canvas.show_session(loaded.pixels if loaded is not None else None, self.session)
+        self.canvas.show_session(loaded.pixels if loaded is not None else None, self.session,
+                                 display)
         self.shape_panel.show_loaded(loaded)
         self.label_counts.show_shapes(list(record.shapes) if record is not None else [])
         self.image_loaded.emit(loaded)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPoint, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
     QGraphicsItem,
@@ -105,8 +105,10 @@ class LabelCanvas(CanvasInput, ImageView):
     def editable(self) -> bool:
         return self.session is not None
 
-    def show_session(self, pixels: np.ndarray | None, session: LabelSession | None) -> None:
-        """Show ``pixels`` with ``session``'s shapes (None: read-only, no shapes)."""
+    def show_session(self, pixels: np.ndarray | None, session: LabelSession | None,
+                     display: QImage | None = None) -> None:
+        """Show ``pixels`` (``display``: its display image, made ahead) with ``session``'s
+        shapes (None: read-only, no shapes)."""
         self.forget_held_keys()
         self.tool.cancel()
         if self.session is not None:
@@ -116,7 +118,7 @@ class LabelCanvas(CanvasInput, ImageView):
         self.items, self.selection, self.selected_vertex = [], [], None
         self._overlays, self._previews, self._midpoint = [], [], None
         self._mask_item, self.proposal_items = None, []
-        self.show_image(pixels, None)
+        self.show_image(pixels, None, display)
         self.session = session
         if session is not None:
             session.changed.connect(self._on_edit)
