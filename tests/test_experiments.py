@@ -108,6 +108,11 @@ def test_run_report_scores_the_untrained_model_and_each_checkpoint(demo, tmp_pat
     assert main(["detector", "train", str(demo), "--dataset", "report-data", "--preset",
                  "tiny", "--steps", "4", "--eval-every", "2", "--run-name", "r"]) == 0
     run = demo / "runs" / "detector" / "r"
+    from billet_studio.training.run_lock import lock_holder
+    from billet_studio.training.run_status import run_status
+
+    assert (run / "run.lock").exists() and lock_holder(run) is None  # held while it ran
+    assert run_status(run).state == "finished" and run_status(run).step == 4
     out = tmp_path / "report"
     command = ["detector", "report", str(run), "--project", str(demo), "--out", str(out),
                "--bootstrap", "10"]

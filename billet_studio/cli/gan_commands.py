@@ -35,13 +35,21 @@ def drive_training(label: str, run_dir: Path, start_job: Callable[[Any], Iterato
                    context: Any, describe: Callable[[Any], str],
                    announce: Callable[[Any], str | None] = lambda progress: None) -> None:
     """Run a training job with a progress bar on rank 0; Ctrl-C or the run's STOP file
-    stops it after the current step (the STOP file is removed after)."""
-    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
+    stops it after the current step (the STOP file is removed after). Rank 0 holds the
+    run's lock meanwhile: a second process is refused, and the studio sees it is live."""
+    from contextlib import nullcontext
+
+    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken, JobCancelled
+    from billet_studio.training.run_lock import RunLock
+    from billet_studio.training.run_status import clear_exit, write_exit
 
     cancel = CancelToken(stop_file=run_dir / STOP_REQUEST_NAME)
     bar = ProgressBar(label) if context.is_main else None
-    last = 0
-    with first_interrupt_cancels(cancel):
+    last, ending = 0, ("failed", "")
+    with RunLock(run_dir) if context.is_main else nullcontext(), \
+            first_interrupt_cancels(cancel):
+        if context.is_main:
+            clear_exit(run_dir)
         try:
             for progress in start_job(cancel):
                 last = progress.step
@@ -50,11 +58,18 @@ def drive_training(label: str, run_dir: Path, start_job: Callable[[Any], Iterato
                     line = announce(progress)
                     if line:
                         print(line)
+            ending = ("stopped", f"at step {last}") if cancel.cancelled else ("finished", "")
+        except BaseException as error:  # recorded, then passed on unchanged
+            interrupted = isinstance(error, (KeyboardInterrupt, JobCancelled))
+            ending = ("stopped" if interrupted else "failed",
+                      str(error) or type(error).__name__)
+            raise
         finally:
             if bar is not None:
                 bar.close()
             if context.is_main:
                 (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
+                write_exit(run_dir, *ending)
     if context.active:
         print(f"rank {context.rank} of {context.world_size}: trained to step {last}")
     if context.is_main:
