@@ -7,13 +7,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from billet_studio.annotations import AnnotationError, JournalEntry, Project
 from billet_studio.gui.image_view import ImageView
 from billet_studio.gui.label_page import LabelPage
 from billet_studio.gui.settings import studio_settings
 from billet_studio.gui.status_bar import StudioStatusBar
+from billet_studio.gui.train_page import TrainPage
 
 TITLE = "Billet Studio"
 DEFAULT_SIZE = (1280, 800)
@@ -26,8 +27,12 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.project: Project | None = None
         self.label_page = LabelPage()
-        # Later pages (synthesize, train, errors) join the label page in a page switcher.
-        self.setCentralWidget(self.label_page)
+        self.train_page = TrainPage()
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self.label_page, "Label")
+        self.pages.addTab(self.train_page, "Train")
+        self.setCentralWidget(self.pages)
         self.status = StudioStatusBar()
         self.setStatusBar(self.status)
         self._connect_status()
@@ -58,6 +63,7 @@ class MainWindow(QMainWindow):
         studio_settings().setValue("last_project_dir", str(project.root))
         self.status.clearMessage()
         entries = self.label_page.set_project(project)
+        self.train_page.set_project(project)
         if self.label_page.image_list.image_count() == 0:
             self.status.showMessage(f"No images found in {project.image_root}")
         if entries:
@@ -108,6 +114,7 @@ class MainWindow(QMainWindow):
         page, view = self.label_page, self.label_page.view
         page.image_loaded.connect(self.status.show_loaded)
         page.message.connect(self.status.showMessage)
+        self.train_page.message.connect(self.status.showMessage)
         view.zoom_changed.connect(self.status.show_zoom)
         view.cursor_moved.connect(self.status.show_cursor)
         view.cursor_left.connect(self.status.clear_cursor)
@@ -195,6 +202,7 @@ class MainWindow(QMainWindow):
         else:
             self.label_page.close_session(discard=False)
         self.label_page.shutdown()
+        self.train_page.shutdown()
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/label_page_docks", self.label_page.save_layout())

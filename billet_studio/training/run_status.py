@@ -21,6 +21,8 @@ from billet_studio.training.run_lock import lock_holder
 
 EXIT_NAME = "exit.json"
 LOG_NAME = "log.jsonl"
+#: What a run's process printed, when the studio started it (gui/child_runs).
+CONSOLE_NAME = "console.log"
 STATES = ("running", "finished", "stopped", "failed", "new")
 
 
@@ -109,11 +111,11 @@ def run_status(run_dir: Path) -> RunStatus:
     except ValueError:
         return RunStatus(run_dir, "failed", step, total, f"{EXIT_NAME} is unreadable",
                          last_lines=lines)
-    if not log.exists():
+    if not log.exists() and not (run_dir / CONSOLE_NAME).exists():
         return RunStatus(run_dir, "new")
     return RunStatus(run_dir, "failed", step, total,
-                     "the process ended without a word (killed, or out of memory)",
-                     last_lines=lines)
+                     "the process ended without a word (killed, out of memory, or an error "
+                     "before training: see its last lines)", last_lines=lines)
 
 
 def find_runs(project_root: Path) -> list[RunStatus]:

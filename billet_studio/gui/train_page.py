@@ -1,0 +1,277 @@
+"""The training page: start a GAN or detector run with a preset, follow every run of the
+project live (loss curve, step, speed, ETA), pause one (a checkpoint, then stop) and resume
+it. Runs are child processes (``child_runs``); their state is read from their folders
+(``training.run_status``), so runs started before the studio opened are followed too.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from billet_studio.annotations import Project
+from billet_studio.gui.child_runs import console_tail, start_detached
+from billet_studio.jobs import request_stop
+from billet_studio.training.run_status import LogTail, RunStatus, find_runs
+
+PRESETS = {"gan": ("small", "paper", "tiny"), "detector": ("cpu", "paper", "tiny")}
+#: The logged metric each kind of run is followed by: the detector's summed loss, the
+#: generator's L1 term (what pix2pix's quality follows; its GAN terms oscillate).
+CURVE_METRIC = {"gan": "G_L1", "detector": "loss"}
+REFRESH_MS = 1000
+
+
+def start_arguments(kind: str, project: Path, preset: str, steps: int, name: str,
+                    dataset: str = "") -> list[str]:
+    """The CLI command that starts a run (the same one a server would type)."""
+    if kind == "gan":
+        return ["gan", "train", str(project), "--preset", preset, "--steps", str(steps),
+                "--every", str(max(1, steps // 4)), "--run-name", name, "--no-legibility"]
+    return ["detector", "train", str(project), "--dataset", dataset, "--preset", preset,
+            "--steps", str(steps), "--eval-every", str(max(1, steps // 4)), "--workers", "0",
+            "--run-name", name]
+
+
+def resume_arguments(status: RunStatus, project: Path) -> list[str]:
+    kind = status.run_dir.parent.name
+    if kind == "gan":
+        return ["gan", "train", str(project), "--resume", str(status.run_dir),
+                "--no-legibility"]
+    dataset = _run_dataset(status.run_dir)
+    return ["detector", "train", str(project), "--dataset", dataset, "--resume",
+            str(status.run_dir), "--workers", "0"]
+
+
+def _run_dataset(run_dir: Path) -> str:
+    import json
+
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        return str(config["sources"]["dataset"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+class TrainPage(QWidget):
+    """Training runs of the open project."""
+
+    #: A sentence for the status bar.
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        #: The processes of the runs this page started.
+        self.started: dict[Path, subprocess.Popen] = {}
+        self.statuses: list[RunStatus] = []
+        self._tail: LogTail | None = None
+        self._curve: list[tuple[int, float]] = []
+        self.kind = QComboBox()
+        self.kind.addItems(["gan", "detector"])
+        self.preset = QComboBox()
+        self.kind.currentTextChanged.connect(self._fill_presets)
+        self._fill_presets("gan")
+        self.dataset = QLineEdit()
+        self.dataset.setPlaceholderText("dataset name (detector runs)")
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 10_000_000)
+        self.steps.setValue(2000)
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("run name (default: the time)")
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(self.start_run)
+        form = QFormLayout()
+        for label, widget in (("Train", self.kind), ("Preset", self.preset),
+                              ("Dataset", self.dataset), ("Steps", self.steps),
+                              ("Run name", self.name)):
+            form.addRow(label, widget)
+        form.addRow(self.start_button)
+        self.runs = QTreeWidget()
+        self.runs.setHeaderLabels(["Run", "Kind", "State", "Step"])
+        self.runs.setRootIsDecorated(False)
+        for column, width in enumerate((130, 70, 70)):
+            self.runs.setColumnWidth(column, width)
+        self.runs.currentItemChanged.connect(lambda *_: self._select_run())
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Save a checkpoint and stop (the run's STOP file)")
+        self.pause_button.clicked.connect(self.pause_selected)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.clicked.connect(self.resume_selected)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.pause_button)
+        buttons.addWidget(self.resume_button)
+        left = QWidget()
+        left.setMinimumWidth(380)
+        column = QVBoxLayout(left)
+        column.addLayout(form)
+        column.addWidget(self.runs, 1)
+        column.addLayout(buttons)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "training loss")
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.line = self.plot.plot([], [], pen=pg.mkPen((40, 110, 200), width=2))
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.addWidget(self.plot, 1)
+        column.addWidget(self.details)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+
+    def _fill_presets(self, kind: str) -> None:
+        self.preset.clear()
+        self.preset.addItems(list(PRESETS[kind]))
+
+    def set_project(self, project: Project | None) -> None:
+        self.project = project
+        self._tail, self._curve = None, []
+        self.refresh()
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def start_run(self) -> Path | None:
+        """Start the run the form describes as a child process; returns its folder."""
+        if self.project is None:
+            return None
+        kind = self.kind.currentText()
+        name = self.name.text().strip() or time.strftime("%Y%m%d-%H%M%S")
+        if kind == "detector" and not self.dataset.text().strip():
+            self.message.emit("Name the dataset the detector trains on")
+            return None
+        arguments = start_arguments(kind, self.project.root, self.preset.currentText(),
+                                    self.steps.value(), name, self.dataset.text().strip())
+        run_dir = self.project.root / "runs" / kind / name
+        self._launch(run_dir, arguments)
+        return run_dir
+
+    def _launch(self, run_dir: Path, arguments: list[str]) -> None:
+        try:
+            process = start_detached(arguments, run_dir)
+        except OSError as error:
+            self.message.emit(f"⚠ could not start {' '.join(arguments[:2])}: {error}")
+            return
+        self.started[run_dir] = process
+        self.message.emit(f"Started {run_dir.name} (process {process.pid})")
+        self.refresh()
+
+    def selected(self) -> RunStatus | None:
+        item = self.runs.currentItem()
+        if item is None:
+            return None
+        index = self.runs.indexOfTopLevelItem(item)
+        return self.statuses[index] if 0 <= index < len(self.statuses) else None
+
+    def select_run(self, run_dir: Path) -> None:
+        for index, status in enumerate(self.statuses):
+            if status.run_dir == run_dir:
+                self.runs.setCurrentItem(self.runs.topLevelItem(index))
+
+    def pause_selected(self) -> None:
+        status = self.selected()
+        if status is not None and status.state == "running":
+            request_stop(status.run_dir)
+            self.message.emit(f"Pausing {status.run_dir.name} after this step")
+
+    def resume_selected(self) -> None:
+        status = self.selected()
+        if status is None or self.project is None or status.state == "running":
+            return
+        self._launch(status.run_dir, resume_arguments(status, self.project.root))
+
+    # -- following -------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read every run's state and the selected run's new log records."""
+        current = self.selected()
+        found = find_runs(self.project.root) if self.project is not None else []
+        # A process this page started may still be importing torch: not failed, starting.
+        self.statuses = [replace(s, state="starting", detail="")
+                         if s.state in ("new", "failed") and s.step == 0
+                         and s.run_dir in self.started
+                         and self.started[s.run_dir].poll() is None else s
+                         for s in found]
+        self.runs.blockSignals(True)
+        self.runs.clear()
+        for status in self.statuses:
+            step = f"{status.step}/{status.total}" if status.total else str(status.step)
+            self.runs.addTopLevelItem(QTreeWidgetItem(
+                [status.run_dir.name, status.run_dir.parent.name, status.state, step]))
+        self.runs.blockSignals(False)
+        if current is not None:
+            self.select_run(current.run_dir)
+        elif self.statuses:
+            self.runs.setCurrentItem(self.runs.topLevelItem(0))
+        self._select_run()
+
+    def _select_run(self) -> None:
+        status = self.selected()
+        if status is None:
+            self._tail, self._curve = None, []
+            self.line.setData([], [])
+            self.details.setText("")
+            return
+        log = status.run_dir / "log.jsonl"
+        metric = CURVE_METRIC.get(status.run_dir.parent.name, "loss")
+        if self._tail is None or self._tail.path != log:
+            self._tail, self._curve = LogTail(log), []
+            self.plot.setLabel("left", f"training {metric}")
+        records = self._tail.read_new()
+        self._curve += [(int(r["step"]), float(r["metrics"][metric])) for r in records
+                        if metric in (r.get("metrics") or {})]
+        if self._curve:
+            steps, losses = zip(*self._curve, strict=True)
+            self.line.setData(list(steps), list(losses))
+        self.details.setText(self._describe(status, records))
+        self.pause_button.setEnabled(status.state == "running")
+        self.resume_button.setEnabled(status.state in ("stopped", "failed"))
+
+    def _describe(self, status: RunStatus, records: list[dict]) -> str:
+        lines = [f"{status.run_dir.name}: {status.state}, step {status.step}"
+                 + (f" of {status.total}" if status.total else "")]
+        metrics = records[-1].get("metrics", {}) if records else {}
+        if "images_per_s" in metrics:
+            lines.append(f"{metrics['images_per_s']:.2f} images/s")
+        if metrics.get("eta_s"):
+            lines.append(f"ETA {metrics['eta_s'] / 60:.1f} min")
+        if status.holder:
+            lines.append(f"process {status.holder.get('pid')} on {status.holder.get('host')}")
+        if status.state == "failed":
+            tail = console_tail(status.run_dir) or list(status.last_lines)
+            lines.append(f"{status.detail}\n" + "\n".join(tail))
+        elif status.detail:
+            lines.append(status.detail)
+        return " · ".join(lines[:4]) + ("\n" + "\n".join(lines[4:]) if len(lines) > 4 else "")
+
+    def shutdown(self) -> None:
+        """The studio closes; runs keep going (detached) and are followed on the next start."""
+        self.timer.stop()

@@ -1,0 +1,107 @@
+"""The training page: runs started as child processes, followed from their folders,
+paused, resumed, killed from outside, and reattached by a new studio."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+pytest.importorskip("torch")
+
+from billet_studio.annotations import Project
+from billet_studio.cli import main
+from billet_studio.gui.train_page import TrainPage
+from billet_studio.jobs import request_stop
+from billet_studio.training.run_status import run_status
+
+WAIT = 90_000  # ms; a child imports torch first
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Project:
+    root = tmp_path_factory.mktemp("train") / "demo"
+    assert main(["demo", "init", str(root), "--billets", "8", "--test", "4", "--size", "192",
+                 "--workers", "1"]) == 0
+    return Project.open(root)
+
+
+def page_on(qtbot, project: Project) -> TrainPage:
+    page = TrainPage()
+    qtbot.addWidget(page)
+    page.set_project(project)
+    return page
+
+
+def start_tiny_gan(page: TrainPage, name: str) -> Path:
+    page.kind.setCurrentText("gan")
+    page.preset.setCurrentText("tiny")
+    page.steps.setValue(1_000_000)  # runs until paused
+    page.name.setText(name)
+    run = page.start_run()
+    assert run is not None
+    page.select_run(run)
+    return run
+
+
+def state_of(page: TrainPage, run: Path) -> str:
+    page.refresh()
+    return next(s.state for s in page.statuses if s.run_dir == run)
+
+
+def test_a_run_started_from_the_page_shows_its_curve_pauses_and_resumes(qtbot, project):
+    page = page_on(qtbot, project)
+    run = start_tiny_gan(page, "live")
+    try:
+        qtbot.waitUntil(lambda: state_of(page, run) == "running" and len(page._curve) >= 3,
+                        timeout=WAIT)
+        assert page.line.getData()[0] is not None and len(page.line.getData()[0]) >= 3
+        assert "running" in page.details.text() and "process" in page.details.text()
+        page.select_run(run)
+        page.pause_selected()
+        qtbot.waitUntil(lambda: state_of(page, run) == "stopped", timeout=WAIT)
+        paused = run_status(run).step
+        assert paused > 0 and page.resume_button.isEnabled()
+        page.resume_selected()
+        qtbot.waitUntil(lambda: state_of(page, run) == "running"
+                        and run_status(run).step > paused, timeout=WAIT)
+    finally:
+        request_stop(run)
+        qtbot.waitUntil(lambda: run_status(run).state != "running", timeout=WAIT)
+
+
+def test_a_run_killed_from_outside_shows_as_failed_with_its_last_lines(qtbot, project):
+    page = page_on(qtbot, project)
+    run = start_tiny_gan(page, "doomed")
+    qtbot.waitUntil(lambda: state_of(page, run) == "running" and len(page._curve) >= 1,
+                    timeout=WAIT)
+    os.kill(run_status(run).holder["pid"], signal.SIGKILL)
+    qtbot.waitUntil(lambda: state_of(page, run) == "failed", timeout=WAIT)
+    page.select_run(run)
+    page.refresh()
+    assert "without a word" in page.details.text()
+    assert "gan" in page.details.text()  # the console's last lines (its progress bar)
+    assert page.resume_button.isEnabled()  # and the page still works
+
+
+def test_a_new_studio_reattaches_to_a_run_it_did_not_start(qtbot, project):
+    first = page_on(qtbot, project)
+    run = start_tiny_gan(first, "lasting")
+    try:
+        qtbot.waitUntil(lambda: state_of(first, run) == "running", timeout=WAIT)
+        first.shutdown()
+        first.close()  # the studio closes; the run goes on
+        second = page_on(qtbot, project)
+        second.select_run(run)
+        qtbot.waitUntil(lambda: state_of(second, run) == "running"
+                        and len(second._curve) >= 2, timeout=WAIT)
+        assert second.pause_button.isEnabled()
+        second.pause_selected()
+        qtbot.waitUntil(lambda: state_of(second, run) == "stopped", timeout=WAIT)
+    finally:
+        request_stop(run)
+        qtbot.waitUntil(lambda: run_status(run).state != "running", timeout=WAIT)
