@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
+
+from billet_studio.gui.main_window import MainWindow
+
+
+def open_studio(qtbot, root: Path, size: tuple[int, int] = (1200, 800)) -> MainWindow:
+    """A shown, active studio window (shortcuts go to the active window) on ``root``,
+    settled."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    assert window.open_project(root)
+    wait_idle(window)
+    return window
 
 
 def wait_idle(window, timeout: float = 20.0) -> None:

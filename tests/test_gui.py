@@ -14,7 +14,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QGraphicsItem
-from studio_driver import select, wait_idle
+from studio_driver import open_studio, select
 
 from billet_studio.annotations import (
     BilletInfo,
@@ -97,14 +97,7 @@ def project(tmp_path: Path) -> Project:
 
 @pytest.fixture
 def window(qtbot, project: Project) -> MainWindow:
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(1100, 700)
-    window.show()
-    qtbot.waitExposed(window)
-    assert window.open_project(project.root)
-    wait_idle(window)
-    return window
+    return open_studio(qtbot, project.root, (1100, 700))
 
 
 def items_with_role(window: MainWindow, role: str) -> list[QGraphicsItem]:

@@ -15,8 +15,8 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
-from studio_driver import wait_idle
+from PySide6.QtWidgets import QMessageBox
+from studio_driver import open_studio, wait_idle
 
 from billet_studio.annotations import ImageRecord, Project, ProjectConfig, Shape
 from billet_studio.gui.canvas.items import HandleItem
@@ -56,16 +56,7 @@ def project(tmp_path: Path) -> Project:
 
 
 def open_window(qtbot, project: Project) -> MainWindow:
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()  # shortcuts go to the active window
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-    assert window.open_project(project.root)
-    wait_idle(window)
-    return window
+    return open_studio(qtbot, project.root)
 
 
 @pytest.fixture
@@ -642,15 +633,7 @@ def test_template_snap_labels_an_11_character_billet_in_a_fraction_of_the_action
                   and len(r.stamps) == 11)
     stamps = record.stamps
     demo.save_record(replace_shapes(record))  # the labeller starts from a bare photo
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.resize(1600, 1000)
-    window.show()
-    qtbot.waitExposed(window)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
-    window.open_project(root)
-    wait_idle(window)
+    window = open_studio(qtbot, root, (1600, 1000))
     page = window.label_page
     window.select_image([s.path for s in page.image_list.summaries].index(record.image_path))
     wait_idle(window)

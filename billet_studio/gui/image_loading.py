@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from billet_studio.annotations import AnnotationError, ImageRecord, Project, read_image
+from billet_studio.annotations import AnnotationError, ImageRecord, Project
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,6 @@ def summarize_loaded(project: Project, loaded: LoadedImage) -> ImageSummary:
     """The list entry of an image that was just loaded for display."""
     error = loaded.errors[0] if loaded.errors else None
     return _summary(project, loaded.path, loaded.record, error)
-
-
-def load_image(project: Project, image_path: Path) -> LoadedImage:
-    """Decode an image and load its record, collecting (not raising) what went wrong."""
-    try:
-        return with_record(project, image_path, read_image(image_path), None)
-    except AnnotationError as error:
-        return with_record(project, image_path, None, describe_error(error))
 
 
 def with_record(project: Project, image_path: Path, pixels: np.ndarray | None,
