@@ -11,7 +11,7 @@ from project_builder import add_image, make_project, write_image
 from billet_studio.annotations import AnnotationError, BilletInfo, IdFormat, ProjectConfig
 from billet_studio.annotations.shapes import Shape
 from billet_studio.cli import main
-from billet_studio.jobs import CancelToken, JobCancelled
+from billet_studio.jobs import CancelToken, JobCancelled, read_progress_log
 from billet_studio.synthesis import ClassicalRenderer, CompositeConfig
 from billet_studio.synthesis.dataset_build import Shard, build_dataset, merge_dataset
 from billet_studio.synthesis.dataset_plan import DatasetConfig, paper_table1, plan_dataset
@@ -145,9 +145,17 @@ def test_cli_builds_the_table1_preset(project, tmp_path, capsys):
                  "--preset", "paper-table1", "--scale", "0.004", "--size", "128",
                  "--characters", "3", "--workers", "1"])
     assert code == 0, capsys.readouterr().err
-    folders = sorted(p.name for p in (tmp_path / "t1").iterdir())
+    folders = sorted(p.name for p in (tmp_path / "t1").iterdir() if p.is_dir())
     assert folders == ["exp1-real", "exp2-syn25", "exp3-syn50", "exp4-syn75", "exp5-syn100",
                        "exp6-real635"]
+    # One progress log over all six: synthetic images 0+2+5+8+10+0, counted to the end.
+    reports = read_progress_log(tmp_path / "t1" / "build-log.jsonl")
+    assert reports[-1].step == reports[-1].total == 25
+    assert any(r.message.startswith("exp5-syn100: ") for r in reports)
+    steps = [r.step for r in reports]
+    assert steps == sorted(steps)
+    for name in folders:  # each dataset's labels drawn on a sheet
+        assert (tmp_path / "t1" / name / "contact_sheet.png").stat().st_size > 1000
     manifest = json.loads((tmp_path / "t1" / "exp5-syn100" / "manifest.json").read_text())
     assert manifest["counts"]["train"]["synthetic"] == manifest["counts"]["train"]["images"]
     code = main(["dataset", "build", str(project.root), "--out", "big", "-n", "500"])

@@ -31,7 +31,7 @@ def add_dataset_commands(add: Callable[..., argparse.ArgumentParser],
     dataset = group("dataset", "real + synthetic training datasets (COCO)")
     command = add("build", cmd_dataset_build,
                   "build a dataset of real and synthetic images in chosen fractions "
-                  "(resumable; Ctrl-C or a STOP file in the dataset folder stops it)", dataset)
+                  "(resumable; Ctrl-C or a STOP file in the --out folder stops it)", dataset)
     command.add_argument("project")
     command.add_argument("--out", required=True,
                          help="dataset name (under PROJECT/datasets/) or a folder path")
@@ -48,6 +48,8 @@ def add_dataset_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--val", type=float, default=0.25, help="validation fraction")
     command.add_argument("--format", choices=("png", "jpg"), default="png")
     command.add_argument("--quality", type=int, default=95, help="JPEG quality")
+    command.add_argument("--no-sheet", action="store_true",
+                         help="skip the contact sheet (contact_sheet.png) of each dataset")
     command.add_argument("--shard", default="0/1",
                          help="i/n: build only synthetic images with index mod n == i")
     command.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -69,6 +71,15 @@ def add_composite_arguments(command: argparse.ArgumentParser) -> None:
                          help="share of billets with partially visible digits")
     command.add_argument("--poor", type=float, default=0.0,
                          help="share of billets with poorly stamped digits")
+    command.add_argument("--rotation", type=float, default=5.0, metavar="DEG",
+                         help="face warp rotation range, +- degrees")
+    command.add_argument("--deformation", type=float, default=0.02,
+                         help="elastic deformation of each stamp (glyph heights)")
+    command.add_argument("--blur", type=float, default=1.5, metavar="PX",
+                         help="blur of each stamp's blending edge, in pixels")
+    command.add_argument("--hue-jitter", type=float, default=4.0, metavar="DEG")
+    command.add_argument("--saturation-jitter", type=float, default=0.15)
+    command.add_argument("--value-jitter", type=float, default=0.15)
     command.add_argument("--poisson", action="store_true",
                          help="Poisson blending (cv2.seamlessClone) instead of alpha")
     command.add_argument("--inpaint-training", action="store_true",
@@ -152,12 +163,15 @@ def _run_printing_warnings(label: str, job: Any) -> None:
 
 
 def composite_config(args: argparse.Namespace) -> Any:
-    from billet_studio.synthesis import CompositeConfig, VisibilityMix
+    """The CompositeConfig of the options (mapped as the studio's synthesis settings are)."""
+    from billet_studio.synthesis.settings import SynthesisSettings
 
-    well = 1.0 - args.partial - args.poor
-    return CompositeConfig(
-        size=args.size, characters=args.characters or None, poisson=args.poisson,
-        mix=VisibilityMix(well=well, poor=args.poor, partial=args.partial))
+    return SynthesisSettings(
+        rotation_deg=args.rotation, deformation=args.deformation, blur_px=args.blur,
+        hue_jitter_deg=args.hue_jitter, saturation_jitter=args.saturation_jitter,
+        value_jitter=args.value_jitter, partial=args.partial, poor=args.poor,
+        poisson=args.poisson, size=args.size, characters=args.characters,
+    ).composite_config()
 
 
 def cmd_synth_preview(args: argparse.Namespace) -> int:
@@ -186,6 +200,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
     from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
     from billet_studio.synthesis.dataset_build import Shard, build_dataset
     from billet_studio.synthesis.dataset_plan import DatasetConfig, paper_table1
+    from billet_studio.synthesis.dataset_sheet import dataset_contact_sheet
 
     project = open_project(args.project)
     factory, described = renderer_factory(args, threads=1)  # one thread per worker
@@ -201,16 +216,56 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
                 for name, images, synthetic in paper_table1(args.scale)]
     else:
         jobs = [(root, base)]
-    for folder, config in jobs:
-        cancel = CancelToken(folder / STOP_REQUEST_NAME)
-        with first_interrupt_cancels(cancel):
-            _run_printing_warnings(folder.name, build_dataset(
-                project, folder, config, factory, described, shard, args.workers, cancel))
-        made = "built" if shard.count == 1 else f"built shard {shard.index}/{shard.count} of"
-        print(f"{made} {folder}: {config.real_count} real and {config.synthetic_count} "
-              f"synthetic images ({config.val_fraction:.0%} held out for validation)")
+    # One STOP file (in --out) stops the whole command, a preset's six datasets included.
+    cancel = CancelToken(root / STOP_REQUEST_NAME)
+    log = BuildLog(root / BUILD_LOG, sum(-(-c.synthetic_count // shard.count) for _, c in jobs))
+    try:
+        for folder, config in jobs:
+            with first_interrupt_cancels(cancel):
+                _run_printing_warnings(folder.name, log.follow(folder.name, build_dataset(
+                    project, folder, config, factory, described, shard, args.workers,
+                    cancel)))
+            made = ("built" if shard.count == 1
+                    else f"built shard {shard.index}/{shard.count} of")
+            print(f"{made} {folder}: {config.real_count} real and {config.synthetic_count} "
+                  f"synthetic images ({config.val_fraction:.0%} held out for validation)")
+            if shard.count == 1 and not args.no_sheet:
+                print(f"contact sheet: {dataset_contact_sheet(folder)}")
+    finally:
+        (root / STOP_REQUEST_NAME).unlink(missing_ok=True)  # the next run starts afresh
     return 0
 
+
+#: Progress of ``dataset build`` over all its datasets, for the studio to follow.
+BUILD_LOG = "build-log.jsonl"
+
+
+class BuildLog:
+    """Writes a build's progress to a JSONL log: step and total over every dataset of the
+    command (synthetic images), the dataset's name in the message."""
+
+    def __init__(self, path: Path, total: int) -> None:
+        from billet_studio.jobs import JsonlProgressWriter
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # a resumed build logs afresh
+        self.writer, self.total, self.done, self._last = JsonlProgressWriter(path), total, 0, 0.0
+
+    def follow(self, name: str, job: Any) -> Any:
+        import time
+
+        from billet_studio.jobs import Progress
+
+        step = 0
+        for progress in job:
+            step = progress.step
+            now = time.monotonic()
+            if now - self._last > 0.5 or progress.step == progress.total:
+                self._last = now  # at most two lines a second
+                self.writer.write(Progress(self.done + step, self.total,
+                                           f"{name}: {progress.message}"))
+            yield progress
+        self.done += step
 
 def cmd_dataset_merge(args: argparse.Namespace) -> int:
     from billet_studio.cli.progress import run_job

@@ -194,8 +194,9 @@ def build_dataset(project: Project, out: Path | str, config: DatasetConfig,
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    if shard.count == 1:
-        yield from merge_dataset(project, out)
+    if shard.count == 1:  # the merge reports on the same scale: synthetic images made
+        for progress in merge_dataset(project, out):
+            yield Progress(done, len(mine), progress.message)
 
 
 def merge_dataset(project: Project, out: Path | str) -> Iterator[Progress]:
