@@ -18,7 +18,12 @@ from pathlib import Path
 from billet_studio.cli.detector_commands import add_detector_commands
 from billet_studio.cli.evaluate_commands import add_evaluate_commands
 from billet_studio.cli.experiment_commands import add_experiment_commands, cmd_demo_run
-from billet_studio.cli.gan_commands import cmd_gan_checkpoints, cmd_gan_render, cmd_gan_train
+from billet_studio.cli.gan_commands import (
+    cmd_gan_checkpoints,
+    cmd_gan_compare,
+    cmd_gan_render,
+    cmd_gan_train,
+)
 from billet_studio.cli.glyph_commands import cmd_demo_init, cmd_demo_predictions, cmd_glyphs_learn
 from billet_studio.cli.project_commands import (
     cmd_check,
@@ -194,6 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--stochastic", action="store_true",
                          help="keep dropout on, as pix2pix does, for more variety")
+    command = add("compare", cmd_gan_compare,
+                  "render the same masks with every checkpoint of a run into a PNG grid cached "
+                  "in RUN/compare/ (what the studio's comparison page shows)", gan)
+    command.add_argument("run", help="the run folder")
+    command.add_argument("--project", required=True)
+    command.add_argument("--masks", default="validation",
+                         help="validation (held-out stamps, with the real stamp beside), "
+                              "templates, varied (templates varied and partly erased), or a "
+                              "folder of PNG masks")
+    command.add_argument("-n", "--count", type=int, default=8, help="masks (rows)")
+    command.add_argument("--steps", help="only these checkpoint steps (comma-separated)")
+    command.add_argument("--seed", type=int, default=0)
     command = add("checkpoints", cmd_gan_checkpoints,
                   "list a run's checkpoints, losses and quality scores", gan)
     command.add_argument("run", help="the run folder")

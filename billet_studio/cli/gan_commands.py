@@ -247,3 +247,40 @@ def cmd_gan_render(args: argparse.Namespace) -> int:
         })
     print(f"rendered {len(paths)} stamps into {out}")
     return 0
+
+
+def cmd_gan_compare(args: argparse.Namespace) -> int:
+    from billet_studio.cli.progress import run_job
+    from billet_studio.gan.comparison import (
+        COMPARE_FOLDER,
+        SET_FILE,
+        collect_mask_set,
+        render_comparison,
+        run_image_size,
+        set_name,
+        write_mask_set,
+    )
+    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
+
+    project = open_project(args.project)
+    run_dir = Path(args.run)
+    size = run_image_size(run_dir)
+    folder = run_dir / COMPARE_FOLDER / set_name(args.masks, args.count, args.seed)
+    if not (folder / SET_FILE).is_file():
+        write_mask_set(folder, collect_mask_set(project, args.masks, size, args.count,
+                                                args.seed))
+    steps = None
+    if args.steps:
+        try:
+            steps = [int(part) for part in args.steps.split(",")]
+        except ValueError:
+            raise ValueError(f"--steps takes comma-separated numbers, got {args.steps!r}"
+                             ) from None
+    cancel = CancelToken(folder / STOP_REQUEST_NAME)
+    try:
+        with first_interrupt_cancels(cancel):
+            run_job("compare", render_comparison(run_dir, folder, steps, args.seed, cancel))
+    finally:
+        (folder / STOP_REQUEST_NAME).unlink(missing_ok=True)
+    print(f"comparison grid in {folder}")
+    return 0

@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from billet_studio.annotations import AnnotationError, JournalEntry, Project
+from billet_studio.gui.compare_page import ComparePage
 from billet_studio.gui.image_view import ImageView
 from billet_studio.gui.label_page import LabelPage
 from billet_studio.gui.settings import studio_settings
@@ -28,10 +29,12 @@ class MainWindow(QMainWindow):
         self.project: Project | None = None
         self.label_page = LabelPage()
         self.train_page = TrainPage()
+        self.compare_page = ComparePage()
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.label_page, "Label")
         self.pages.addTab(self.train_page, "Train")
+        self.pages.addTab(self.compare_page, "Compare")
         self.setCentralWidget(self.pages)
         self.status = StudioStatusBar()
         self.setStatusBar(self.status)
@@ -64,6 +67,7 @@ class MainWindow(QMainWindow):
         self.status.clearMessage()
         entries = self.label_page.set_project(project)
         self.train_page.set_project(project)
+        self.compare_page.set_project(project)
         if self.label_page.image_list.image_count() == 0:
             self.status.showMessage(f"No images found in {project.image_root}")
         if entries:
@@ -115,6 +119,7 @@ class MainWindow(QMainWindow):
         page.image_loaded.connect(self.status.show_loaded)
         page.message.connect(self.status.showMessage)
         self.train_page.message.connect(self.status.showMessage)
+        self.compare_page.message.connect(self.status.showMessage)
         view.zoom_changed.connect(self.status.show_zoom)
         view.cursor_moved.connect(self.status.show_cursor)
         view.cursor_left.connect(self.status.clear_cursor)
@@ -203,6 +208,7 @@ class MainWindow(QMainWindow):
             self.label_page.close_session(discard=False)
         self.label_page.shutdown()
         self.train_page.shutdown()
+        self.compare_page.shutdown()
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/label_page_docks", self.label_page.save_layout())
