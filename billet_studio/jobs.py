@@ -63,14 +63,26 @@ class CancelToken:
 STOP_REQUEST_NAME = "STOP"
 
 
-def request_stop(run_dir: Path) -> Path:
-    """Ask the job running in ``run_dir`` to stop at its next yield."""
+def request_stop(run_dir: Path, reason: str = "stop") -> Path:
+    """Ask the job running in ``run_dir`` to stop at its next yield; ``reason`` "stop"
+    (a pause: resume later) or "cancel" (the run is given up)."""
+    if reason not in ("stop", "cancel"):
+        raise ValueError(f"a stop request is 'stop' or 'cancel', not {reason!r}")
     path = run_dir / STOP_REQUEST_NAME
     with open(path, "w", encoding="utf-8") as stream:
-        stream.write(f"stop requested at {time.time():.3f}\n")
+        stream.write(f"{reason} requested at {time.time():.3f}\n")
         stream.flush()
         os.fsync(stream.fileno())
     return path
+
+
+def stop_reason(run_dir: Path) -> str | None:
+    """"stop" or "cancel" while a stop request is pending in ``run_dir``, else None."""
+    try:
+        text = (run_dir / STOP_REQUEST_NAME).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return "cancel" if text.startswith("cancel") else "stop"
 
 
 class JsonlProgressWriter:

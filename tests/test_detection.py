@@ -175,6 +175,12 @@ def test_a_few_steps_on_tiny_images_with_empty_targets_lower_the_loss(toy, tmp_p
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").open()]
     assert {"loss", "lr", "images_per_s", "eta_s", "data_wait"} <= set(logged[0]["metrics"])
     assert any("val_mAP50" in line["metrics"] for line in logged)
+    # Each validation writes a preview of the detections, named in the log.
+    previews = [line["preview"] for line in logged if line.get("preview")]
+    assert previews and all(Path(p).is_file() for p in previews)
+    assert Path(previews[-1]).name == "step_0000012.png"
+    config_json = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config_json["device_name"].startswith("CPU")
 
 
 def test_the_untrained_baseline_is_the_state_training_started_from(toy, tmp_path):

@@ -60,15 +60,29 @@ def test_a_run_started_from_the_page_shows_its_curve_pauses_and_resumes(qtbot, p
         qtbot.waitUntil(lambda: state_of(page, run) == "running" and len(page._curve) >= 3,
                         timeout=WAIT)
         assert page.line.getData()[0] is not None and len(page.line.getData()[0]) >= 3
-        assert "running" in page.details.text() and "process" in page.details.text()
+        details = page.details.text()
+        assert "running" in details and "process" in details
+        assert "steps/s" in details and "ETA" in details and "on CPU" in details
+        assert page.steps_per_second() > 0
+        assert page.cancel_button.isEnabled()
         page.select_run(run)
         page.pause_selected()
         qtbot.waitUntil(lambda: state_of(page, run) == "stopped", timeout=WAIT)
         paused = run_status(run).step
         assert paused > 0 and page.resume_button.isEnabled()
+        # Pausing saved a checkpoint: its preview (mask | render | real) is shown.
+        qtbot.waitUntil(lambda: page.preview.pixmap() is not None
+                        and not page.preview.pixmap().isNull(), timeout=10_000)
+        assert f"step_{paused:07d}" in page.preview.toolTip()
         page.resume_selected()
         qtbot.waitUntil(lambda: state_of(page, run) == "running"
                         and run_status(run).step > paused, timeout=WAIT)
+        # Cancel ends the run for good: not offered for resuming.
+        page.cancel_selected()
+        qtbot.waitUntil(lambda: state_of(page, run) == "cancelled", timeout=WAIT)
+        page.select_run(run)
+        page.refresh()
+        assert not page.resume_button.isEnabled() and not page.cancel_button.isEnabled()
     finally:
         request_stop(run)
         qtbot.waitUntil(lambda: run_status(run).state != "running", timeout=WAIT)

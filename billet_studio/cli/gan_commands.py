@@ -39,7 +39,7 @@ def drive_training(label: str, run_dir: Path, start_job: Callable[[Any], Iterato
     run's lock meanwhile: a second process is refused, and the studio sees it is live."""
     from contextlib import nullcontext
 
-    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken, JobCancelled
+    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken, JobCancelled, stop_reason
     from billet_studio.training.run_lock import RunLock
     from billet_studio.training.run_status import clear_exit, write_exit
 
@@ -68,6 +68,8 @@ def drive_training(label: str, run_dir: Path, start_job: Callable[[Any], Iterato
             if bar is not None:
                 bar.close()
             if context.is_main:
+                if ending[0] == "stopped" and stop_reason(run_dir) == "cancel":
+                    ending = ("cancelled", ending[1])
                 (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
                 write_exit(run_dir, *ending)
     if context.active:

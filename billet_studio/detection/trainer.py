@@ -20,9 +20,10 @@ from billet_studio.detection.model import ModelSpec, seeded_detector
 from billet_studio.detection.pretrained import load_pretrained
 from billet_studio.detection.run_files import read_run_config
 from billet_studio.detection.sampler import BatchPlan, MixSchedule
-from billet_studio.detection.validation import to_device, validate
+from billet_studio.detection.validation import to_device, validate, write_detection_preview
 from billet_studio.jobs import CancelToken, JobCancelled, JsonlProgressWriter, Progress
 from billet_studio.training import CheckpointStore, DistributedContext, any_rank, load_weights
+from billet_studio.training.devices import describe_device, pick_device
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,6 @@ def learning_rate(step: int, config: DetectorTrainConfig) -> float:
         rate *= config.warmup_factor * (1 - alpha) + alpha
     passed = sum(step > round(m * config.steps) for m in config.milestones)
     return rate * config.gamma ** passed
-
-
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class _StepBatches:
@@ -190,6 +187,7 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
         atomic_write_json(run_dir / "config.json", {
             "model": {**asdict(spec), "classes": list(spec.classes)},
             "config": asdict(config), "code_version": __version__, "device": device.type,
+            "device_name": describe_device(device),
             "processes": context.world_size, "pretrained": origin[0],
             "pretrained_kind": origin[1], "train_images": len(train),
             "val_images": len(val), "sources": sources or {}})
@@ -237,9 +235,13 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
         metrics = {**values, "lr": rate}
         timing = _timing(step, start, config, time.monotonic() - started, waited, busy)
         metrics.update(timing)
+        preview = None
         if validating and context.is_main and len(val):
             val_loader = _loader(val, val_sampler, 0, device)
             metrics.update(validate(module, val_loader, device, len(spec.classes), autocast))
+            preview = str(write_detection_preview(
+                module, val[0], device, spec.classes,
+                run_dir / "previews" / f"step_{step:07d}.png"))
         if saving and context.is_main:
             wall = elapsed_before + time.monotonic() - started
             state = {"step": step, "optimizer": optimizer.state_dict(),
@@ -254,7 +256,7 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
             if context.is_main:
                 logged = {k: v / window_steps for k, v in window.items()}
                 logged.update({k: v for k, v in metrics.items() if k not in logged})
-                log.write(Progress(step, config.steps, message, _finite(logged)))
+                log.write(Progress(step, config.steps, message, _finite(logged), preview))
             window, window_steps = {}, 0
         yield Progress(step, config.steps, message, metrics)
         if stopping:

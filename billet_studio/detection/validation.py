@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -77,3 +78,34 @@ def validate(model: nn.Module, batches: Iterable[Batch], device: torch.device,
     mean, _ = mean_average_precision(labels, scores, hits, digits)
     result["val_mAP50"] = float("nan") if mean is None else mean
     return result
+
+
+@torch.no_grad()
+def write_detection_preview(model: nn.Module, sample: tuple[torch.Tensor, dict],
+                            device: torch.device, classes: tuple[str, ...], path: Path,
+                            score: float = 0.5) -> Path:
+    """The model's detections on one validation image as a PNG: true boxes green, found
+    ones (score >= ``score``) orange with their character and score."""
+    from PIL import Image, ImageDraw
+
+    from billet_studio.annotations.images import write_png
+
+    image, target = sample
+    was_training = model.training
+    model.eval()
+    with torch.random.fork_rng(devices=[]):
+        output = model([image.to(device).float().div(255.0)])[0]
+    model.train(was_training)
+    picture = Image.fromarray(image.permute(1, 2, 0).cpu().numpy())
+    draw = ImageDraw.Draw(picture)
+    for box in target["boxes"].tolist():
+        draw.rectangle(box, outline=(40, 200, 60), width=1)
+    keep = output["scores"] >= score
+    for box, label, value in zip(output["boxes"][keep].float().tolist(),
+                                 output["labels"][keep].tolist(),
+                                 output["scores"][keep].float().tolist(), strict=True):
+        draw.rectangle(box, outline=(255, 150, 20), width=2)
+        name = classes[label - 1] if 0 < label <= len(classes) else "?"
+        draw.text((box[0], max(0, box[1] - 11)), f"{name} {value:.2f}", fill=(255, 150, 20))
+    write_png(path, np.asarray(picture))
+    return path

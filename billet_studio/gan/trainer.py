@@ -27,6 +27,7 @@ from billet_studio.gan.render import (
 )
 from billet_studio.jobs import CancelToken, JobCancelled, JsonlProgressWriter, Progress
 from billet_studio.training.checkpoints import CheckpointStore, load_generator_weights
+from billet_studio.training.devices import describe_device, pick_device
 from billet_studio.training.distributed import DistributedContext, any_rank
 
 LOSS_NAMES = ("G_GAN", "G_L1", "D_real", "D_fake")
@@ -68,10 +69,6 @@ class GanTrainConfig:
     def from_json(cls, document: dict[str, Any]) -> GanTrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in document.items() if k in known})
-
-
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class Pix2Pix:
@@ -232,6 +229,7 @@ def train_gan(run_dir: Path, train: PairSet, val: PairSet, config: GanTrainConfi
     if context.is_main:
         atomic_write_json(config_path, {
             "config": asdict(config), "code_version": __version__, "device": device.type,
+            "device_name": describe_device(device),
             "processes": context.world_size, "train_pairs": len(train),
             "val_pairs": len(val)})
         log = JsonlProgressWriter(run_dir / "log.jsonl")

@@ -29,12 +29,14 @@ def child_command(arguments: list[str]) -> tuple[str, list[str]]:
     return command[0], command[1:]
 
 
-def start_detached(arguments: list[str], run_dir: Path) -> subprocess.Popen:
+def start_detached(arguments: list[str], run_dir: Path,
+                   console_path: Path | None = None) -> subprocess.Popen:
     """Start ``billet-studio arguments`` in a session of its own (it outlives the studio),
-    its output appended to the run's console.log."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    its output appended to the run's console.log (or to ``console_path``)."""
+    console_path = console_path or run_dir / CONSOLE_NAME
+    console_path.parent.mkdir(parents=True, exist_ok=True)
     program, args = child_command(arguments)
-    with open(run_dir / CONSOLE_NAME, "ab") as console:  # the child keeps its own handle
+    with open(console_path, "ab") as console:  # the child keeps its own handle
         if os.name == "nt":
             flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
             return subprocess.Popen([program, *args], stdout=console,
@@ -44,10 +46,12 @@ def start_detached(arguments: list[str], run_dir: Path) -> subprocess.Popen:
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def console_tail(run_dir: Path, count: int = 6) -> list[str]:
+def console_tail(run_dir: Path, count: int = 6, console_path: Path | None = None
+                 ) -> list[str]:
     """The last lines a run's process printed (progress bars' carriage returns split)."""
     try:
-        text = (run_dir / CONSOLE_NAME).read_text(encoding="utf-8", errors="replace")
+        text = (console_path or run_dir / CONSOLE_NAME).read_text(encoding="utf-8",
+                                                                  errors="replace")
     except FileNotFoundError:
         return []
     return [line for line in text.replace("\r", "\n").splitlines() if line.strip()][-count:]

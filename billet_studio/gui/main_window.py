@@ -11,10 +11,12 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget,
 
 from billet_studio.annotations import AnnotationError, JournalEntry, Project
 from billet_studio.gui.compare_page import ComparePage
+from billet_studio.gui.export_dialog import ExportDialog
 from billet_studio.gui.image_view import ImageView
 from billet_studio.gui.label_page import LabelPage
 from billet_studio.gui.settings import studio_settings
 from billet_studio.gui.status_bar import StudioStatusBar
+from billet_studio.gui.synth_page import SynthPage
 from billet_studio.gui.train_page import TrainPage
 
 TITLE = "Billet Studio"
@@ -30,11 +32,13 @@ class MainWindow(QMainWindow):
         self.label_page = LabelPage()
         self.train_page = TrainPage()
         self.compare_page = ComparePage()
+        self.synth_page = SynthPage()
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.label_page, "Label")
         self.pages.addTab(self.train_page, "Train")
         self.pages.addTab(self.compare_page, "Compare")
+        self.pages.addTab(self.synth_page, "Synthesize")
         self.setCentralWidget(self.pages)
         self.status = StudioStatusBar()
         self.setStatusBar(self.status)
@@ -68,6 +72,7 @@ class MainWindow(QMainWindow):
         entries = self.label_page.set_project(project)
         self.train_page.set_project(project)
         self.compare_page.set_project(project)
+        self.synth_page.set_project(project)
         if self.label_page.image_list.image_count() == 0:
             self.status.showMessage(f"No images found in {project.image_root}")
         if entries:
@@ -106,6 +111,16 @@ class MainWindow(QMainWindow):
         """Show the project's image at ``index`` (in the image list's order)."""
         self.label_page.select_image(index)
 
+    def export_dataset(self) -> ExportDialog | None:
+        """Open the export dialog (it stays open, not modal, while its export runs)."""
+        if self.project is None:
+            self.status.showMessage("Open a project first")
+            return None
+        dialog = ExportDialog(self.project, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
     def choose_project(self) -> None:
         start = str(studio_settings().value("last_project_dir", str(Path.home())))
         folder = QFileDialog.getExistingDirectory(self, "Open Project", start)
@@ -120,6 +135,9 @@ class MainWindow(QMainWindow):
         page.message.connect(self.status.showMessage)
         self.train_page.message.connect(self.status.showMessage)
         self.compare_page.message.connect(self.status.showMessage)
+        self.synth_page.message.connect(self.status.showMessage)
+        # The pool picked on the Compare page is what the Synthesize page renders with.
+        self.compare_page.pool_changed.connect(self.synth_page.reload_settings)
         view.zoom_changed.connect(self.status.show_zoom)
         view.cursor_moved.connect(self.status.show_cursor)
         view.cursor_left.connect(self.status.clear_cursor)
@@ -127,10 +145,12 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.open_action = self._action("&Open Project…", "Ctrl+O", self.choose_project)
+        self.export_action = self._action("&Export Dataset…", "Ctrl+E", self.export_dataset)
         self.quit_action = self._action("&Quit", "Ctrl+Q", self.close)
         page = self.label_page
         file_menu.addAction(self.open_action)
         file_menu.addAction(page.save_action)
+        file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -209,6 +229,7 @@ class MainWindow(QMainWindow):
         self.label_page.shutdown()
         self.train_page.shutdown()
         self.compare_page.shutdown()
+        self.synth_page.shutdown()
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/label_page_docks", self.label_page.save_layout())

@@ -1,7 +1,8 @@
 """The training page: start a GAN or detector run with a preset, follow every run of the
-project live (loss curve, step, speed, ETA), pause one (a checkpoint, then stop) and resume
-it. Runs are child processes (``child_runs``); their state is read from their folders
-(``training.run_status``), so runs started before the studio opened are followed too.
+project live (loss curve, latest preview, step, steps/s, ETA, device), pause one (a
+checkpoint, then stop) and resume it, or cancel it. Runs are child processes
+(``child_runs``); their state is read from their folders (``training.run_status``), so
+runs started before the studio opened are followed too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from billet_studio.annotations import Project
 from billet_studio.gui.child_runs import console_tail, start_detached
+from billet_studio.gui.contact_sheet_view import ImageDecoder
 from billet_studio.jobs import request_stop
 from billet_studio.training.run_status import LogTail, RunStatus, find_runs
 
@@ -61,6 +63,19 @@ def resume_arguments(status: RunStatus, project: Path) -> list[str]:
             str(status.run_dir), "--workers", "0"]
 
 
+def run_device(run_dir: Path) -> str:
+    """The device a run trains on, as its config.json names it ("" before it is written)."""
+    import json
+
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    name = config.get("device_name") or config.get("device") or ""
+    processes = config.get("processes", 1)
+    return f"on {name}" + (f" x{processes} processes" if processes and processes > 1 else "")
+
+
 def _run_dataset(run_dir: Path) -> str:
     import json
 
@@ -85,6 +100,12 @@ class TrainPage(QWidget):
         self.statuses: list[RunStatus] = []
         self._tail: LogTail | None = None
         self._curve: list[tuple[int, float]] = []
+        #: (time, step) of the selected run's recent log records, for steps/s.
+        self._times: list[tuple[float, int]] = []
+        self._metrics: dict[str, float] = {}
+        self._preview_path: str | None = None
+        self.decoder = ImageDecoder(self)
+        self.decoder.decoded.connect(self._show_preview)
         self.kind = QComboBox()
         self.kind.addItems(["gan", "detector"])
         self.preset = QComboBox()
@@ -116,9 +137,13 @@ class TrainPage(QWidget):
         self.pause_button.clicked.connect(self.pause_selected)
         self.resume_button = QPushButton("Resume")
         self.resume_button.clicked.connect(self.resume_selected)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the run for good (it is not offered for resuming)")
+        self.cancel_button.clicked.connect(self.cancel_selected)
         buttons = QHBoxLayout()
         buttons.addWidget(self.pause_button)
         buttons.addWidget(self.resume_button)
+        buttons.addWidget(self.cancel_button)
         left = QWidget()
         left.setMinimumWidth(380)
         column = QVBoxLayout(left)
@@ -133,9 +158,17 @@ class TrainPage(QWidget):
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.preview = QLabel()
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setMinimumWidth(260)
+        self.preview.setToolTip("The latest checkpoint's preview (GAN: mask | render | real "
+                                "stamp; detector: detections on a validation image)")
+        top = QHBoxLayout()
+        top.addWidget(self.plot, 1)
+        top.addWidget(self.preview)
         right = QWidget()
         column = QVBoxLayout(right)
-        column.addWidget(self.plot, 1)
+        column.addLayout(top, 1)
         column.addWidget(self.details)
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -202,6 +235,12 @@ class TrainPage(QWidget):
             request_stop(status.run_dir)
             self.message.emit(f"Pausing {status.run_dir.name} after this step")
 
+    def cancel_selected(self) -> None:
+        status = self.selected()
+        if status is not None and status.state in ("running", "starting"):
+            request_stop(status.run_dir, "cancel")
+            self.message.emit(f"Cancelling {status.run_dir.name}")
+
     def resume_selected(self) -> None:
         status = self.selected()
         if status is None or self.project is None or status.state == "running":
@@ -236,33 +275,83 @@ class TrainPage(QWidget):
     def _select_run(self) -> None:
         status = self.selected()
         if status is None:
-            self._tail, self._curve = None, []
+            self._tail, self._curve, self._times, self._metrics = None, [], [], {}
             self.line.setData([], [])
             self.details.setText("")
+            self._set_preview(None)
             return
         log = status.run_dir / "log.jsonl"
         metric = CURVE_METRIC.get(status.run_dir.parent.name, "loss")
         if self._tail is None or self._tail.path != log:
-            self._tail, self._curve = LogTail(log), []
+            self._tail, self._curve, self._times, self._metrics = LogTail(log), [], [], {}
+            self._set_preview(None)
             self.plot.setLabel("left", f"training {metric}")
         records = self._tail.read_new()
         self._curve += [(int(r["step"]), float(r["metrics"][metric])) for r in records
                         if metric in (r.get("metrics") or {})]
+        self._times = (self._times + [(float(r["time"]), int(r["step"])) for r in records
+                                      if "time" in r and "step" in r])[-30:]
+        if records:
+            self._metrics = records[-1].get("metrics") or {}
+        previews = [r["preview"] for r in records if r.get("preview")]
+        if previews:
+            self._set_preview(previews[-1])
         if self._curve:
             steps, losses = zip(*self._curve, strict=True)
             self.line.setData(list(steps), list(losses))
-        self.details.setText(self._describe(status, records))
+        self.details.setText(self._describe(status))
+        live = status.state in ("running", "starting")
         self.pause_button.setEnabled(status.state == "running")
+        self.cancel_button.setEnabled(live)
         self.resume_button.setEnabled(status.state in ("stopped", "failed"))
 
-    def _describe(self, status: RunStatus, records: list[dict]) -> str:
+    def steps_per_second(self) -> float | None:
+        """The selected run's speed over its recent log records."""
+        if len(self._times) < 2:
+            return None
+        (t0, s0), (t1, s1) = self._times[0], self._times[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 and s1 > s0 else None
+
+    def _set_preview(self, path: str | None) -> None:
+        if path == self._preview_path:
+            return
+        self._preview_path = path
+        if path is None:
+            self.preview.clear()
+        else:
+            self.decoder.decode(Path(path))
+
+    def _show_preview(self, path: Path, image) -> None:
+        if str(path) != self._preview_path or image.isNull():
+            return
+        from PySide6.QtGui import QPixmap
+
+        pixmap = QPixmap.fromImage(image)
+        width = self.preview.width() - 8
+        if pixmap.width() > width > 0:
+            pixmap = pixmap.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
+        if pixmap.height() > 420:
+            pixmap = pixmap.scaledToHeight(420, Qt.TransformationMode.SmoothTransformation)
+        self.preview.setPixmap(pixmap)
+        self.preview.setToolTip(f"{path.name}: the latest checkpoint's preview")
+
+    def _describe(self, status: RunStatus) -> str:
         lines = [f"{status.run_dir.name}: {status.state}, step {status.step}"
                  + (f" of {status.total}" if status.total else "")]
-        metrics = records[-1].get("metrics", {}) if records else {}
+        metrics = self._metrics
+        rate = self.steps_per_second()
+        if rate is not None:
+            lines.append(f"{rate:.2f} steps/s")
         if "images_per_s" in metrics:
             lines.append(f"{metrics['images_per_s']:.2f} images/s")
-        if metrics.get("eta_s"):
-            lines.append(f"ETA {metrics['eta_s'] / 60:.1f} min")
+        eta = metrics.get("eta_s")
+        if not eta and rate and status.total and status.state == "running":
+            eta = (status.total - status.step) / rate
+        if eta:
+            lines.append(f"ETA {eta / 60:.1f} min")
+        device = run_device(status.run_dir)
+        if device:
+            lines.append(device)
         if status.holder:
             lines.append(f"process {status.holder.get('pid')} on {status.holder.get('host')}")
         if status.state == "failed":
@@ -270,7 +359,7 @@ class TrainPage(QWidget):
             lines.append(f"{status.detail}\n" + "\n".join(tail))
         elif status.detail:
             lines.append(status.detail)
-        return " · ".join(lines[:4]) + ("\n" + "\n".join(lines[4:]) if len(lines) > 4 else "")
+        return " · ".join(lines[:3]) + ("\n" + " · ".join(lines[3:]) if len(lines) > 3 else "")
 
     def shutdown(self) -> None:
         """The studio closes; runs keep going (detached) and are followed on the next start."""

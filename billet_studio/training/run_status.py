@@ -2,7 +2,8 @@
 after a restart, a script) can follow a run it did not start.
 
 A run is *running* while a live process holds its lock (``run_lock``). When the training
-driver ends it writes ``exit.json``: finished, stopped (a cancel or STOP file) or failed
+driver ends it writes ``exit.json``: finished, stopped (Pause: a STOP file or Ctrl-C),
+cancelled (a Cancel request in the STOP file) or failed
 (with the error). A folder with no live holder and no ``exit.json`` for its last start
 was killed: it reads as failed, "ended without a word". ``LogTail`` reads the progress
 log incrementally for live curves.
@@ -23,7 +24,7 @@ EXIT_NAME = "exit.json"
 LOG_NAME = "log.jsonl"
 #: What a run's process printed, when the studio started it (gui/child_runs).
 CONSOLE_NAME = "console.log"
-STATES = ("running", "finished", "stopped", "failed", "new")
+STATES = ("running", "finished", "stopped", "cancelled", "failed", "new")
 
 
 def write_exit(run_dir: Path, state: str, detail: str = "") -> None:
