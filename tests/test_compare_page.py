@@ -59,9 +59,22 @@ def test_compare_renders_every_cell_caches_and_rerenders_a_changed_checkpoint(ru
     # A second run finds every column current and renders nothing.
     assert main(["gan", "compare", str(run), "--project", str(project.root), "-n", "3"]) == 0
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in first.items())
-    # A checkpoint whose checksum changed is rendered again; a damaged one (its weights no
-    # longer match) spoils only its column, with the file named.
-    sidecar = run / "checkpoints" / "step_0000002.json"
+    # A checkpoint replaced by another (here step 3's generator copied over step 2's) is
+    # rendered again: its column now shows exactly what step 3 draws.
+    checkpoints = run / "checkpoints"
+    saved = {suffix: (checkpoints / f"step_0000002{suffix}").read_bytes()
+             for suffix in (".safetensors", ".json")}
+    for suffix in (".safetensors", ".json"):
+        shutil.copyfile(checkpoints / f"step_0000003{suffix}",
+                        checkpoints / f"step_0000002{suffix}")
+    assert main(["gan", "compare", str(run), "--project", str(project.root), "-n", "3"]) == 0
+    assert [p.read_bytes() for p in cells[2]] == [p.read_bytes() for p in cells[3]]
+    assert all(path.stat().st_mtime_ns == first[path] for path in cells[1] + cells[3])
+    for suffix, data in saved.items():
+        (checkpoints / f"step_0000002{suffix}").write_bytes(data)
+    # A damaged checkpoint (its weights no longer match its sidecar's checksum) spoils
+    # only its own column, with the file named.
+    sidecar = checkpoints / "step_0000002.json"
     document = json.loads(sidecar.read_text())
     document["sha256"]["weights"] = "0" * 64
     sidecar.write_text(json.dumps(document))
@@ -102,32 +115,49 @@ def _page(qtbot, project: Project):
 
 
 def test_the_grid_fills_from_a_real_run_and_flips_and_zooms_together(qtbot, run_copy):
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    from billet_studio.gui.compare_grid import CellView
 
     project, run = run_copy
     page = _page(qtbot, project)
-    assert page.run.currentText() == run.name
+    assert page.run_choice.currentText() == run.name
     # Nothing is cached: the page starts `gan compare` itself; cells appear as they finish.
     qtbot.waitUntil(lambda: len(page.loaded) == 3 * len(STEPS), timeout=90_000)
-    assert page.process is None or page.process.wait(30) == 0
+    assert "failed" not in page.state.text()
     assert sorted(page.headers) == list(STEPS)
     assert "L1" in page.headers[3].scores.text()  # held-out scores in the header
     assert len(page.row_views) == 3 and all(v.has_image() for v in page.row_views)
-    # Keyboard: Right flips to the next step, Down to the next mask.
+    # Clicking a cell makes it current and leaves the keys with the page: Right flips to
+    # the next step, Down to the next mask.
+    page.activateWindow()
     page.setFocus()
-    qtbot.keyClick(page, Qt.Key.Key_Right)
-    qtbot.keyClick(page, Qt.Key.Key_Down)
+    qtbot.mouseClick(page.cells[(1, 0)].viewport(), Qt.MouseButton.LeftButton)
+    assert page.current == (0, 0)  # step 1 is the first column
+    focused = QApplication.focusWidget() or page
+    assert not isinstance(focused, CellView), focused
+    qtbot.keyClick(focused, Qt.Key.Key_Right)
+    qtbot.keyClick(focused, Qt.Key.Key_Down)
     assert page.current == (1, 1)
     assert page.focus_title.text().startswith("step 2 · mask 2/3")
     assert page.focus_view.has_image()
     qtbot.keyClick(page, Qt.Key.Key_Right)
     qtbot.keyClick(page, Qt.Key.Key_Right)  # past the last step: stays
     assert page.current == (2, 1)
-    # Zooming one cell zooms all of them the same.
+    # The wheel over one cell zooms all of them the same; panning one pans all.
     some = page.cells[(1, 0)]
-    page.sync.set_zoom(3.0, some)
+    for _ in range(3):
+        some.wheelEvent(QWheelEvent(QPointF(50, 50), QPointF(50, 50), QPoint(0, 0),
+                                    QPoint(0, 120), Qt.MouseButton.NoButton,
+                                    Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                                    False))
     scales = {round(v.transform().m11() / v.base, 6) for v in page.sync.views}
-    assert scales == {3.0}
+    assert scales == {round(1.25**3, 6)}
+    some.horizontalScrollBar().setValue(some.horizontalScrollBar().maximum())
+    other = page.cells[(3, 2)]
+    assert other.horizontalScrollBar().value() == some.horizontalScrollBar().value() > 0
 
 
 def test_picking_checkpoints_writes_the_projects_synthesis_pool(qtbot, run_copy):

@@ -72,6 +72,8 @@ def test_cancel_keeps_finished_images_and_exporting_again_resumes(qtbot, project
     ended = []
     dialog.ended.connect(lambda folder, state: ended.append(state))
     assert dialog.start()
+    # While it runs the form is locked: the export's folder cannot change under it.
+    assert not dialog.name.isEnabled() and not dialog.export_button.isEnabled()
     labels = project.root / "datasets" / "stopped" / "labels"
     qtbot.waitUntil(lambda: labels.is_dir() and len(list(labels.iterdir())) >= 3,
                     timeout=WAIT)
@@ -84,10 +86,13 @@ def test_cancel_keeps_finished_images_and_exporting_again_resumes(qtbot, project
     assert 3 <= kept < 194
     assert not (labels.parent / "STOP").exists()  # the next export is not stopped at once
     assert not (labels.parent / "train.json").exists()
-    # Exporting again under the same name resumes where it stopped.
+    assert dialog.name.isEnabled()
+    # Exporting again under the same name resumes where it stopped; the bar follows the
+    # new log from its first line (the old one is gone before the child starts).
     assert dialog.start()
-    qtbot.waitUntil(lambda: dialog.progress.maximum() > 1 and dialog.progress.value() > 0,
-                    timeout=WAIT)
+    assert not (labels.parent / "build-log.jsonl").exists()
+    qtbot.waitUntil(lambda: dialog.baseline is not None, timeout=WAIT)
+    assert dialog.baseline[1] >= kept
     dialog.cancel()
     qtbot.waitUntil(lambda: len(ended) == 2, timeout=WAIT)
     log = (labels.parent / "build-log.jsonl").read_text().splitlines()

@@ -289,3 +289,18 @@ def test_window_screenshot_shows_the_studio(window: MainWindow, tmp_path) -> Non
 
 def test_studio_icon_loads_from_package_resources() -> None:
     assert not studio_icon().isNull()
+
+
+def test_the_studio_starts_without_importing_torch():
+    """Pages list runs and lay out checkpoint grids from files; torch loads only in the
+    child processes and the workbench's worker, when a GAN renders."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; import billet_studio.gui.main_window; "
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

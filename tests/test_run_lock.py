@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -79,3 +80,31 @@ def test_run_status_tells_running_finished_stopped_failed_and_killed(tmp_path):
     clear_exit(run)
     write_exit(run, "finished")
     assert [s.state for s in find_runs(tmp_path)] == ["finished"]
+
+
+def test_a_log_tail_starts_over_when_the_log_is_replaced(tmp_path):
+    from billet_studio.training.run_status import LogTail
+
+    log = tmp_path / "build-log.jsonl"
+    log.write_text("".join(f'{{"step": {i}}}\n' for i in range(50)))
+    tail = LogTail(log)
+    assert len(tail.read_new()) == 50
+    log.unlink()  # a resumed export logs afresh: a new, shorter file
+    log.write_text('{"step": 40}\n')
+    assert [r["step"] for r in tail.read_new()] == [40]
+    replacement = tmp_path / "new.jsonl"  # replaced in place by a longer file
+    replacement.write_text("".join(f'{{"step": {i}}}\n' for i in range(100, 160)))
+    os.replace(replacement, log)
+    assert [r["step"] for r in tail.read_new()][:2] == [100, 101]
+
+
+def test_a_cancel_request_is_told_from_a_pause(tmp_path):
+    from billet_studio.jobs import request_stop, stop_reason
+
+    assert stop_reason(tmp_path) is None
+    request_stop(tmp_path)
+    assert stop_reason(tmp_path) == "stop"
+    request_stop(tmp_path, "cancel")
+    assert stop_reason(tmp_path) == "cancel"
+    with pytest.raises(ValueError):
+        request_stop(tmp_path, "halt")

@@ -274,3 +274,19 @@ def test_a_corrupt_checkpoint_shows_an_error_naming_it(bot, page, project, torch
     page.set_project(project)
     bot.waitUntil(lambda: page.problem.isVisible(), timeout=WAIT)
     assert "broken.safetensors" in page.problem.text()
+
+
+def test_a_hidden_page_renders_only_once_it_is_shown(bot, project):
+    from billet_studio.gui.synth_page import SynthPage
+
+    hidden = SynthPage()
+    bot.addWidget(hidden)
+    try:
+        hidden.set_project(project)
+        bot.wait(300)
+        assert hidden.worker.latest == 0 and hidden.preview is None  # nothing asked for
+        hidden.show()
+        bot.waitUntil(lambda: hidden.preview is not None, timeout=WAIT)
+        assert hidden.worker.latest == 1
+    finally:
+        hidden.shutdown()

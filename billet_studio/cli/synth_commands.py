@@ -198,7 +198,7 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
 
     from billet_studio.cli.gan_commands import first_interrupt_cancels
     from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
-    from billet_studio.synthesis.dataset_build import Shard, build_dataset
+    from billet_studio.synthesis.dataset_build import BUILD_LOG, BuildLog, Shard, build_dataset
     from billet_studio.synthesis.dataset_plan import DatasetConfig, paper_table1
     from billet_studio.synthesis.dataset_sheet import dataset_contact_sheet
 
@@ -235,37 +235,6 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
         (root / STOP_REQUEST_NAME).unlink(missing_ok=True)  # the next run starts afresh
     return 0
 
-
-#: Progress of ``dataset build`` over all its datasets, for the studio to follow.
-BUILD_LOG = "build-log.jsonl"
-
-
-class BuildLog:
-    """Writes a build's progress to a JSONL log: step and total over every dataset of the
-    command (synthetic images), the dataset's name in the message."""
-
-    def __init__(self, path: Path, total: int) -> None:
-        from billet_studio.jobs import JsonlProgressWriter
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)  # a resumed build logs afresh
-        self.writer, self.total, self.done, self._last = JsonlProgressWriter(path), total, 0, 0.0
-
-    def follow(self, name: str, job: Any) -> Any:
-        import time
-
-        from billet_studio.jobs import Progress
-
-        step = 0
-        for progress in job:
-            step = progress.step
-            now = time.monotonic()
-            if now - self._last > 0.5 or progress.step == progress.total:
-                self._last = now  # at most two lines a second
-                self.writer.write(Progress(self.done + step, self.total,
-                                           f"{name}: {progress.message}"))
-            yield progress
-        self.done += step
 
 def cmd_dataset_merge(args: argparse.Namespace) -> int:
     from billet_studio.cli.progress import run_job

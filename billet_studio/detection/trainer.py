@@ -4,6 +4,7 @@ validation every K steps, safetensors checkpoints with exact resume, DDP under t
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
@@ -239,7 +240,7 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
         if validating and context.is_main and len(val):
             val_loader = _loader(val, val_sampler, 0, device)
             metrics.update(validate(module, val_loader, device, len(spec.classes), autocast))
-            preview = str(write_detection_preview(
+            preview = os.path.abspath(write_detection_preview(
                 module, val[0], device, spec.classes,
                 run_dir / "previews" / f"step_{step:07d}.png"))
         if saving and context.is_main:

@@ -28,7 +28,7 @@ from billet_studio.gan.pairs import collect_pairs, load_size
 from billet_studio.glyphs import project_glyph_set
 from billet_studio.glyphs.variation import StampVariation, framed_mask, vary_glyph
 from billet_studio.jobs import CancelToken, JobCancelled, Progress
-from billet_studio.training.checkpoints import CheckpointInfo, CheckpointStore
+from billet_studio.training.checkpoint_files import CheckpointFiles, CheckpointInfo
 
 COMPARE_FOLDER = "compare"
 SET_FILE = "set.json"
@@ -54,7 +54,7 @@ def run_image_size(run_dir: Path) -> int:
     from billet_studio.gan.networks import PRESETS
 
     documents = [run_dir / "config.json"]
-    documents += [info.sidecar for info in CheckpointStore(run_dir).list()[-1:]]
+    documents += [info.sidecar for info in CheckpointFiles(run_dir).list()[-1:]]
     for path in documents:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
@@ -175,12 +175,13 @@ def _fingerprint(info: CheckpointInfo) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def column_is_current(folder: Path, info: CheckpointInfo) -> bool:
+def column_is_current(folder: Path, info: CheckpointInfo, seed: int = 0) -> bool:
+    """Whether the column was rendered from this very checkpoint with this seed."""
     try:
         done = json.loads((column_folder(folder, info.step) / DONE_FILE).read_text("utf-8"))
     except (OSError, ValueError):
         return False
-    return done.get("checkpoint") == _fingerprint(info)
+    return done.get("checkpoint") == _fingerprint(info) and done.get("seed", 0) == seed
 
 
 def render_comparison(run_dir: Path, folder: Path, steps: Sequence[int] | None = None,
@@ -191,7 +192,7 @@ def render_comparison(run_dir: Path, folder: Path, steps: Sequence[int] | None =
     from billet_studio.gan.render import StampRenderer
 
     masks = read_mask_set(folder).masks
-    checkpoints = CheckpointStore(run_dir).list()
+    checkpoints = CheckpointFiles(run_dir).list()
     if steps is not None:
         wanted = set(steps)
         checkpoints = [c for c in checkpoints if c.step in wanted]
@@ -201,7 +202,7 @@ def render_comparison(run_dir: Path, folder: Path, steps: Sequence[int] | None =
         if cancel is not None and cancel.cancelled:
             raise JobCancelled(f"comparison stopped after {index} checkpoints")
         column = column_folder(folder, info.step)
-        if column_is_current(folder, info):
+        if column_is_current(folder, info, seed):
             yield Progress(index + 1, len(checkpoints), f"step {info.step}: cached")
             continue
         (column / DONE_FILE).unlink(missing_ok=True)

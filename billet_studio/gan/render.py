@@ -21,6 +21,7 @@ from torch import nn
 
 from billet_studio.gan.networks import PRESETS, NetworkPreset, build_generator
 from billet_studio.training.checkpoints import CheckpointError, load_generator_weights, read_sidecar
+from billet_studio.training.devices import pick_device
 
 
 class PerSampleNorm(nn.Module):
@@ -115,7 +116,7 @@ class StampRenderer:
                  device: torch.device | None = None) -> None:
         if not checkpoints:
             raise ValueError("a renderer needs at least one checkpoint")
-        self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or pick_device()
         self.generators: list[LoadedGenerator] = []
         for path, weight in checkpoints:
             if weight <= 0:

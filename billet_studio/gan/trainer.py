@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -256,8 +257,8 @@ def train_gan(run_dir: Path, train: PairSet, val: PairSet, config: GanTrainConfi
                 "config": asdict(config), "losses": averaged, "quality": quality,
                 "wall_time_s": round(wall, 2), "train_pairs": len(train),
                 "val_pairs": len(val)})
-            preview = str(_write_preview(run_dir, step, model.g_module, preview_masks,
-                                         preview_real))
+            preview = os.path.abspath(_write_preview(run_dir, step, model.g_module,
+                                                     preview_masks, preview_real))
         progress = Progress(step, config.steps, f"step {step}/{config.steps}", losses, preview)
         if step % config.log_every == 0 or saving:
             if context.is_main:

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from billet_studio.annotations import AnnotationError, Project, read_image
 from billet_studio.gui.image_loading import ImageSummary, describe_error, summarize_image
 from billet_studio.gui.image_view import display_image
+from billet_studio.gui.worker_task import WorkerTask
 
 #: Decoded photographs kept: the open one, its neighbours, and a little history...
 CACHE_SIZE = 5
@@ -43,14 +44,6 @@ class Photo:
 #: Summaries are delivered in batches of this many (fewer signals for big folders).
 SUMMARY_BATCH = 64
 
-
-class _Task(QRunnable):
-    def __init__(self, work: Callable[[], None]) -> None:
-        super().__init__()
-        self.work = work
-
-    def run(self) -> None:
-        self.work()
 
 
 class PixelLoader(QObject):
@@ -85,7 +78,7 @@ class PixelLoader(QObject):
             if path in self._pending:
                 return
             self._pending.add(path)
-        self.pool.start(_Task(lambda: self._decode(path)))
+        self.pool.start(WorkerTask(lambda: self._decode(path)))
 
     def prefetch(self, paths: Sequence[Path]) -> None:
         for path in paths:
@@ -158,7 +151,7 @@ class SummaryScanner(QObject):
                 done.set()
                 self.finished.emit(number)
 
-        self.pool.start(_Task(work))
+        self.pool.start(WorkerTask(work))
 
     def cancel(self) -> None:
         """Stop the scan at the next image and wait for it."""

@@ -5,11 +5,10 @@ cache (cells, checkpoints, their scores) off the GUI thread."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -31,7 +30,8 @@ from billet_studio.gan.comparison import (
     cell_path,
     column_folder,
 )
-from billet_studio.training.checkpoints import CheckpointStore
+from billet_studio.gui.worker_task import WorkerTask
+from billet_studio.training.checkpoint_files import CheckpointFiles
 
 CELL_PX = 112
 #: Weight sliders run 1..100: a weight of value / 10 (0.1 to 10).
@@ -97,6 +97,8 @@ class CellView(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        # The page takes the arrow keys (flipping steps), not the cell that was clicked.
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setBackgroundBrush(QColor(40, 40, 40))
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.note = ""
@@ -153,6 +155,8 @@ class GridScan:
     images of cells not delivered before."""
 
     folder: Path
+    #: The page's grid generation the scan was asked for (older ones are dropped).
+    generation: int = 0
     rows: int = 0
     labels: tuple[str, ...] = ()
     masks: list[QImage] = field(default_factory=list)
@@ -163,12 +167,12 @@ class GridScan:
 
 
 def scan_grid(run_dir: Path, folder: Path, known: frozenset[tuple[int, int]],
-              with_rows: bool) -> GridScan:
+              with_rows: bool, generation: int = 0) -> GridScan:
     """Read the cache: checkpoints and their scores, and every finished cell not in
     ``known`` (keys (step, row)); runs on a worker thread."""
-    scan = GridScan(folder)
+    scan = GridScan(folder, generation)
     try:
-        checkpoints = CheckpointStore(run_dir).list()
+        checkpoints = CheckpointFiles(run_dir).list()
     except Exception as error:  # a damaged sidecar: reported on the page
         scan.error = str(error)
         return scan
@@ -218,12 +222,12 @@ class GridScanner(QObject):
         self.scanned.connect(self._finished)  # queued: runs on the GUI thread
 
     def scan(self, run_dir: Path, folder: Path, known: frozenset[tuple[int, int]],
-             with_rows: bool) -> bool:
+             with_rows: bool, generation: int) -> bool:
         if self.busy:
             return False
         self.busy = True
-        self.pool.start(_Task(lambda: self._deliver(scan_grid(run_dir, folder, known,
-                                                              with_rows))))
+        self.pool.start(WorkerTask(lambda: self._deliver(scan_grid(
+            run_dir, folder, known, with_rows, generation))))
         return True
 
     def _deliver(self, scan: GridScan) -> None:
@@ -235,14 +239,6 @@ class GridScanner(QObject):
     def wait(self) -> None:
         self.pool.waitForDone()
 
-
-class _Task(QRunnable):
-    def __init__(self, work: Callable[[], None]) -> None:
-        super().__init__()
-        self.work = work
-
-    def run(self) -> None:
-        self.work()
 
 
 SCORE_NAMES = (("heldout_l1", "L1", "{:.3f}"), ("heldout_ssim", "SSIM", "{:.3f}"),

@@ -38,6 +38,7 @@ from billet_studio.gui.compare_grid import (
     ViewSync,
     describe_scores,
 )
+from billet_studio.jobs import STOP_REQUEST_NAME
 from billet_studio.synthesis.settings import (
     PoolEntry,
     load_synthesis_settings,
@@ -66,6 +67,8 @@ class ComparePage(QWidget):
         self.rows = 0
         self.labels: tuple[str, ...] = ()
         self.current = (0, 0)  # (column index, row)
+        self.generation = 0  # bumped whenever the grid is cleared
+        self.render_folder: Path | None = None
         self._auto_started: set[Path] = set()
         self.sync = ViewSync()
         self.scanner = GridScanner(self)
@@ -76,9 +79,9 @@ class ComparePage(QWidget):
         self.timer.timeout.connect(self.poll)
 
     def _build(self) -> None:
-        self.run = QComboBox()
-        self.run.setMinimumWidth(200)
-        self.run.currentIndexChanged.connect(lambda _: self.show_grid())
+        self.run_choice = QComboBox()
+        self.run_choice.setMinimumWidth(200)
+        self.run_choice.currentIndexChanged.connect(lambda _: self.show_grid())
         self.source = QComboBox()
         self.source.addItems([*SOURCES, "folder…"])
         self.source.setToolTip("validation: held-out stamps with the real stamp beside; "
@@ -95,7 +98,7 @@ class ComparePage(QWidget):
         self.render_button.clicked.connect(self.render)
         self.state = QLabel()
         bar = QHBoxLayout()
-        for label, widget in (("GAN run", self.run), ("Masks", self.source),
+        for label, widget in (("GAN run", self.run_choice), ("Masks", self.source),
                               ("Rows", self.count)):
             bar.addWidget(QLabel(label))
             bar.addWidget(widget)
@@ -108,6 +111,7 @@ class ComparePage(QWidget):
         scroll = QScrollArea()
         scroll.setWidget(self.grid_widget)
         scroll.setWidgetResizable(True)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the arrows flip steps, not scroll
         self.focus_view = CellView(ViewSync(), 320)
         self.focus_title = QLabel()
         focus = QVBoxLayout()
@@ -131,17 +135,17 @@ class ComparePage(QWidget):
 
     def refresh_runs(self, force: bool = False) -> None:
         """List the project's GAN runs (the chosen one kept); redraw when it changed."""
-        chosen = self.run.currentData()
-        self.run.blockSignals(True)
-        self.run.clear()
+        chosen = self.run_choice.currentData()
+        self.run_choice.blockSignals(True)
+        self.run_choice.clear()
         runs_root = self.project.root / "runs" / "gan" if self.project is not None else None
         if runs_root is not None and runs_root.is_dir():
             for run in sorted(p for p in runs_root.iterdir() if p.is_dir()):
-                self.run.addItem(run.name, str(run))
-        if chosen is not None and self.run.findData(chosen) >= 0:
-            self.run.setCurrentIndex(self.run.findData(chosen))
-        self.run.blockSignals(False)
-        if force or self.run.currentData() != chosen or not self.rows:
+                self.run_choice.addItem(run.name, str(run))
+        if chosen is not None and self.run_choice.findData(chosen) >= 0:
+            self.run_choice.setCurrentIndex(self.run_choice.findData(chosen))
+        self.run_choice.blockSignals(False)
+        if force or self.run_choice.currentData() != chosen or not self.rows:
             self.show_grid()
         else:
             self.timer.start()  # pick up checkpoints written since
@@ -168,18 +172,19 @@ class ComparePage(QWidget):
         """Lay out the grid of the chosen run and mask set from its cache (and render what
         is missing)."""
         self._clear()
-        data = self.run.currentData()
+        data = self.run_choice.currentData()
         if self.project is None or not data:
             self.state.setText("No GAN runs in this project yet (train one on the Train page)")
             return
         self.run_dir = Path(data)
         self.folder = (self.run_dir / COMPARE_FOLDER
                        / set_name(self.mask_source(), self.count.value(), 0))
-        self.scanner.scan(self.run_dir, self.folder, frozenset(), True)
+        self.scanner.scan(self.run_dir, self.folder, frozenset(), True, self.generation)
         self.timer.start()
 
     def _clear(self) -> None:
         self.timer.stop()
+        self.generation += 1
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
             if widget is not None:
@@ -200,11 +205,13 @@ class ComparePage(QWidget):
             return
         arguments = ["gan", "compare", str(self.run_dir), "--project", str(self.project.root),
                      "--masks", self.mask_source(), "-n", str(self.count.value())]
+        (self.folder / STOP_REQUEST_NAME).unlink(missing_ok=True)  # a stale one would stop it
         try:
             self.process = start_detached(arguments, self.folder)
         except OSError as error:
             self.message.emit(f"⚠ could not start the comparison: {error}")
             return
+        self.render_folder = self.folder
         self.state.setText("rendering…")
         self.timer.start()
 
@@ -214,21 +221,22 @@ class ComparePage(QWidget):
     def poll(self) -> None:
         if self.run_dir is None or self.folder is None:
             return
-        self.scanner.scan(self.run_dir, self.folder, frozenset(self.loaded), not self.rows)
+        self.scanner.scan(self.run_dir, self.folder, frozenset(self.loaded), not self.rows,
+                          self.generation)
         if self.process is not None and self.process.poll() is not None:
             code, self.process = self.process.returncode, None
-            if code != 0:
-                tail = "\n".join(console_tail(self.folder, 4))
+            if code != 0 and self.render_folder is not None:
+                tail = "\n".join(console_tail(self.render_folder, 4))
                 self.state.setText(f"⚠ rendering failed:\n{tail}")
                 self.message.emit(f"⚠ checkpoint comparison failed: {tail.splitlines()[-1:]}")
 
     def _apply_scan(self, scan: GridScan) -> None:
-        if scan.folder != self.folder:
+        if scan.generation != self.generation or scan.folder != self.folder:
             return  # a scan of a grid no longer shown
         if scan.error:
             self.state.setText(f"⚠ {scan.error}")
             return
-        if not self.rows and scan.rows:
+        if not self.rows and scan.rows and len(scan.masks) == scan.rows:
             self._lay_out(scan)
         new_columns = [c for c in scan.columns if c.step not in self.headers]
         if new_columns and self.rows:
@@ -252,8 +260,8 @@ class ComparePage(QWidget):
             self.state.setText(f"{len(self.loaded)} of {expected} cells"
                                + (f" · {len(missing)} checkpoints not rendered"
                                   if missing else ""))
-            if not missing and scan.rows:
-                self.timer.stop()
+            if scan.rows and (not missing or self.folder in self._auto_started):
+                self.timer.stop()  # all shown, or rendered once: Render (or a revisit) again
         else:
             self.state.setText(f"rendering… {len(self.loaded)} of {expected} cells")
 
@@ -295,7 +303,7 @@ class ComparePage(QWidget):
             self.grid.addWidget(header, 0, first + index)
             for row in range(self.rows):
                 view = CellView(self.sync)
-                view.clicked.connect(lambda i=index, r=row: self.set_current(i, r))
+                view.clicked.connect(lambda i=index, r=row: self._clicked(i, r))
                 self.cells[(column.step, row)] = view
                 self.grid.addWidget(view, row + 1, first + index)
 
@@ -345,6 +353,10 @@ class ComparePage(QWidget):
         self.pool_changed.emit()
 
     # -- keyboard flipping --------------------------------------------------------------
+
+    def _clicked(self, column: int, row: int) -> None:
+        self.set_current(column, row)
+        self.setFocus()  # the arrow keys go on from the clicked cell
 
     def set_current(self, column: int, row: int) -> None:
         if not self.columns or not self.rows:

@@ -45,7 +45,9 @@ class ContactSheetView(QDialog):
         layout.addWidget(QLabel(str(path)))
         layout.addWidget(scroll)
         self.resize(1000, 760)
-        self.decoder = ImageDecoder(self)
+        # No parent: a decode still running when this window closes emits on a live
+        # object (the task holds it), and the closed window's connection is gone.
+        self.decoder = ImageDecoder()
         self.decoder.decoded.connect(self._show)
         self.decoder.decode(path)
 

@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
 )
 
 from billet_studio.annotations import AnnotationError, Project
-from billet_studio.cli.synth_commands import BUILD_LOG
 from billet_studio.gui.child_runs import console_tail, start_detached
 from billet_studio.gui.contact_sheet_view import ContactSheetView
-from billet_studio.jobs import request_stop
+from billet_studio.jobs import STOP_REQUEST_NAME, request_stop
+from billet_studio.synthesis.dataset_build import BUILD_LOG
 from billet_studio.synthesis.preview import CONTACT_SHEET
 from billet_studio.synthesis.settings import load_synthesis_settings
 from billet_studio.training.run_status import LogTail
@@ -59,7 +59,10 @@ class ExportDialog(QDialog):
         self.project = project
         self.process: subprocess.Popen | None = None
         self.tail: LogTail | None = None
-        self.rate: tuple[float, int] | None = None  # (time, step) of the first report
+        #: (time, step) of the first report of this start: the ETA's baseline.
+        self.baseline: tuple[float, int] | None = None
+        #: The dataset folder of the export running (the name field may change meanwhile).
+        self.running: Path | None = None
         self.sheets: list[ContactSheetView] = []
         self.cancel_requested = False
         self.console: Path | None = None
@@ -131,10 +134,17 @@ class ExportDialog(QDialog):
                        self.val.valueChanged, self.image_format.currentIndexChanged,
                        self.workers.valueChanged):
             signal.connect(self._show_command)
+        self.form = [self.name, self.mode, self.images, self.synthetic, self.scale, self.val,
+                     self.image_format, self.workers]
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
         self._mode_changed()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.process is None:
+            self._show_command()  # the synthesis settings may have changed meanwhile
 
     # -- the command ----------------------------------------------------------------------
 
@@ -192,15 +202,19 @@ class ExportDialog(QDialog):
             return False
         folder = self.folder()
         console = self.project.root / "datasets" / f".{folder.name}.console.log"
-        console.unlink(missing_ok=True)
-        try:
+        try:  # what an earlier export left: its log, a stop request never honoured
+            for stale in (console, folder / BUILD_LOG, folder / STOP_REQUEST_NAME):
+                stale.unlink(missing_ok=True)
             self.process = start_detached(arguments, folder, console)
         except OSError as error:
             self.state.setText(f"⚠ could not start the export: {error}")
             return False
-        self.console = console
-        self.tail, self.rate = LogTail(folder / BUILD_LOG), None
+        self.command.setPlainText("billet-studio " + shlex.join(arguments))  # as it runs
+        self.console, self.running = console, folder
+        self.tail, self.baseline = LogTail(folder / BUILD_LOG), None
         self.cancel_requested = False
+        for widget in self.form:
+            widget.setEnabled(False)
         self.progress.setRange(0, 0)  # busy until the first report
         self.state.setText("starting…")
         self.export_button.setEnabled(False)
@@ -210,28 +224,28 @@ class ExportDialog(QDialog):
 
     def cancel(self) -> None:
         """Ask the export to stop (its finished images stay; exporting again resumes)."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None or self.process.poll() is not None or self.running is None:
             return
         self.cancel_requested = True
-        if self.folder().is_dir():
-            request_stop(self.folder())  # checked after every image
+        if self.running.is_dir():
+            request_stop(self.running)  # checked after every image
         else:
             self.process.terminate()  # still starting: nothing made yet
         self.state.setText("cancelling after the images in progress…")
         self.cancel_button.setEnabled(False)
 
     def poll(self) -> None:
-        if self.process is None or self.tail is None:
+        if self.process is None or self.tail is None or self.running is None:
             return
         records = self.tail.read_new()
         if records:
             last = records[-1]
             step, total = int(last.get("step", 0)), int(last.get("total") or 0)
             now = float(last.get("time", time.time()))
-            if self.rate is None:
-                self.rate = (now, step)
+            if self.baseline is None:
+                self.baseline = (now, step)
             eta = None
-            start_time, start_step = self.rate
+            start_time, start_step = self.baseline
             if step > start_step and total:
                 eta = (now - start_time) / (step - start_step) * (total - step)
             if total:
@@ -243,31 +257,35 @@ class ExportDialog(QDialog):
         if code is None:
             return
         self.timer.stop()
-        self.process = None
+        folder, self.process, self.running = self.running, None, None
+        (folder / STOP_REQUEST_NAME).unlink(missing_ok=True)  # one it ended before reading
         self.cancel_button.setEnabled(False)
-        self.export_button.setEnabled(True)
+        for widget in self.form:
+            widget.setEnabled(True)
+        self._mode_changed()
         self.progress.setRange(0, 1)
         if code == 0:
             self.progress.setValue(1)
-            self.state.setText(f"Exported {self.folder()}")
-            self.show_sheets()
-            self.ended.emit(self.folder(), "finished")
+            self.state.setText(f"Exported {folder}")
+            self.show_sheets(folder)
+            self.ended.emit(folder, "finished")
         elif code == 130 or self.cancel_requested:
             self.state.setText("Cancelled; the finished images are kept. Export again with "
                                "the same name to resume.")
-            self.ended.emit(self.folder(), "cancelled")
+            self.ended.emit(folder, "cancelled")
         else:
-            tail = "\n".join(console_tail(self.folder(), 5, self.console))
+            tail = "\n".join(console_tail(folder, 5, self.console))
             self.state.setText(f"⚠ the export failed:\n{tail}")
-            self.ended.emit(self.folder(), "failed")
+            self.ended.emit(folder, "failed")
 
-    def show_sheets(self) -> None:
-        """Open the contact sheet of each dataset the export made."""
-        folder = self.folder()
+    def show_sheets(self, folder: Path) -> None:
+        """Open the contact sheet of each dataset the export made (windows of the studio:
+        they stay open when this dialog closes)."""
         sheets = ([folder / CONTACT_SHEET] if (folder / CONTACT_SHEET).is_file()
                   else sorted(folder.glob(f"*/{CONTACT_SHEET}")))
         for path in sheets:
-            view = ContactSheetView(path, self)
+            view = ContactSheetView(path, self.parentWidget())
+            view.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             view.show()
             self.sheets.append(view)
 

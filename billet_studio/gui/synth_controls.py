@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from billet_studio.synthesis.settings import SynthesisSettings
 
 RENDERER_CHOICES = (("Classical shading", "classical"), ("GAN pool", "gan"))
-NO_POOL_TIP = "The GAN pool is empty: add generator checkpoints to it on the GAN page"
+NO_POOL_TIP = "The GAN pool is empty: tick generator checkpoints into it on the Compare page"
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Knob:
 
 
 KNOBS = (
-    Knob("rotation_deg", "Rotation ±°", 45.0, 0.5, 1, "Face warp rotation range"),
+    Knob("rotation_deg", "Rotation ±°", 90.0, 0.5, 1, "Face warp rotation range"),
     Knob("deformation", "Deformation", 0.2, 0.005, 3,
          "Elastic deformation of each stamp (largest displacement, in glyph heights)"),
     Knob("blur_px", "Edge blur (px)", 10.0, 0.1, 1,
@@ -115,30 +115,34 @@ class SynthControls(QWidget):
         self.renderer = QComboBox()
         for text, value in RENDERER_CHOICES:
             self.renderer.addItem(text, value)
-        self.renderer.currentIndexChanged.connect(lambda _index: self.changed.emit())
+        #: The fields the user changed since the settings were last shown: only these are
+        #: written back, so a value the form cannot show exactly is never rewritten.
+        self.edited: set[str] = set()
+        self.renderer.currentIndexChanged.connect(lambda _index: self._edit("renderer"))
         self.pool = QLabel()
         self.pool.setWordWrap(True)
         self.pool.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.pool.setToolTip("The generator checkpoints the GAN renderer mixes, with their "
-                             "weights (edited on the GAN page)")
+                             "weights (picked on the Compare page)")
         self.knobs: dict[str, KnobSlider] = {}
         form = QFormLayout(self)
         form.addRow("Renderer", self.renderer)
         form.addRow("GAN pool", self.pool)
         for knob in KNOBS:
             slider = KnobSlider(knob)
-            slider.value_changed.connect(lambda _value: self.changed.emit())
+            slider.value_changed.connect(lambda _value, n=knob.name: self._edit(n))
             self.knobs[knob.name] = slider
             form.addRow(knob.label, slider)
         self.poisson = QCheckBox("Poisson blending")
         self.poisson.setToolTip("Blend stamps with cv2.seamlessClone instead of a soft mask")
-        self.poisson.toggled.connect(lambda _on: self.changed.emit())
+        self.poisson.toggled.connect(lambda _on: self._edit("poisson"))
         form.addRow(self.poisson)
 
     def set_settings(self, settings: SynthesisSettings) -> None:
         """Show ``settings`` (without emitting ``changed``); the GAN choice is enabled
         only when the pool has a checkpoint."""
         self.blockSignals(True)
+        self.edited = set()
         try:
             has_pool = bool(settings.pool)
             model = self.renderer.model()
@@ -150,7 +154,7 @@ class SynthControls(QWidget):
             self.renderer.setCurrentIndex(self.renderer.findData(settings.renderer))
             self.pool.setText("\n".join(f"{entry.checkpoint} ×{entry.weight:g}"
                                         for entry in settings.pool)
-                              or "(empty: add checkpoints on the GAN page)")
+                              or "(empty: pick checkpoints on the Compare page)")
             for name, slider in self.knobs.items():
                 slider.set_value(getattr(settings, name))
             self.poisson.setChecked(settings.poisson)
@@ -162,9 +166,17 @@ class SynthControls(QWidget):
         return not isinstance(model, QStandardItemModel) or model.item(
             self.renderer.findData("gan")).isEnabled()
 
+    def _edit(self, name: str) -> None:
+        self.edited.add(name)
+        self.changed.emit()
+
     def values(self) -> dict[str, Any]:
         """The settings fields this form edits, as shown."""
         values: dict[str, Any] = {name: slider.value() for name, slider in self.knobs.items()}
         values["renderer"] = self.renderer.currentData()
         values["poisson"] = self.poisson.isChecked()
         return values
+
+    def edited_values(self) -> dict[str, Any]:
+        """The fields the user changed, as shown."""
+        return {name: value for name, value in self.values().items() if name in self.edited}

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRectF, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QRectF, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage, QPen
 from PySide6.QtWidgets import (
     QGraphicsRectItem,
@@ -33,13 +33,13 @@ from PySide6.QtWidgets import (
 )
 
 from billet_studio.annotations import AnnotationError, Project, Stamp
-from billet_studio.annotations.project import PROJECT_FILE, parse_project_toml
+from billet_studio.annotations.project import PROJECT_FILE
 from billet_studio.gui.image_view import ImageView, display_image
 from billet_studio.gui.stamp_items import ROLE_KEY, visibility_colour
 from billet_studio.gui.synth_controls import SynthControls
+from billet_studio.gui.worker_task import WorkerTask
 from billet_studio.synthesis.compose import Renderer, SyntheticBillet
 from billet_studio.synthesis.settings import (
-    SECTION,
     SynthesisSettings,
     load_synthesis_settings,
     save_synthesis_settings,
@@ -84,14 +84,6 @@ class RenderedPreview:
     renderer: str
 
 
-class _Task(QRunnable):
-    def __init__(self, work: Callable[[], None]) -> None:
-        super().__init__()
-        self.work = work
-
-    def run(self) -> None:
-        self.work()
-
 
 class PreviewRenderer(QObject):
     """Renders preview billets off the GUI thread, newest request first."""
@@ -115,7 +107,7 @@ class PreviewRenderer(QObject):
             self._reread.set()
         self.latest += 1
         number = self.latest
-        self.pool.start(_Task(lambda: self._render(number, project, settings, seed)))
+        self.pool.start(WorkerTask(lambda: self._render(number, project, settings, seed)))
         return number
 
     def _render(self, number: int, project: Project, settings: SynthesisSettings,
@@ -194,6 +186,7 @@ class SynthPage(QWidget):
         self.preview: RenderedPreview | None = None
         self._requested = 0
         self._load_failed = False
+        self._pending = False  # a render waits for the page to be shown
         self.worker = PreviewRenderer(self)
         self.worker.rendered.connect(self._rendered)
         self.controls = SynthControls()
@@ -255,25 +248,30 @@ class SynthPage(QWidget):
             self._show_problem("")
             return
         self._read_settings()
-        self.render_now(reread=True)
+        self._render_when_shown(reread=True)
 
     def reload_settings(self) -> None:
         """Read the settings from project.toml again (another page or the CLI changed them,
         e.g. the GAN pool) and render with them."""
         if self.project is None:
             return
-        self.save_timer.stop()
-        path = self.project.root / PROJECT_FILE
-        try:
-            extra = parse_project_toml(path).extra if path.exists() else {}
-        except AnnotationError as error:
-            self._show_problem(str(error))
-            return
-        others = {k: v for k, v in self.project.config.extra.items() if k != SECTION}
-        table = {SECTION: extra[SECTION]} if SECTION in extra else {}
-        self.project.config = replace(self.project.config, extra={**others, **table})
-        self._read_settings()
-        self.render_now(reread=True)
+        self.flush()  # the user's pending edits first (only the fields they changed)
+        self._read_settings()  # load_synthesis_settings reads the file afresh
+        self._render_when_shown(reread=True)
+
+    def _render_when_shown(self, reread: bool) -> None:
+        """Render now if the page is on screen, else when it is first shown (a GAN pool is
+        not loaded for a page nobody looks at)."""
+        if self.isVisible():
+            self.render_now(reread=reread)
+        else:
+            self._pending = True
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._pending and self.project is not None:
+            self._pending = False
+            self.render_now(reread=True)
 
     def _read_settings(self) -> None:
         assert self.project is not None
@@ -304,7 +302,7 @@ class SynthPage(QWidget):
 
     def current_settings(self) -> SynthesisSettings:
         """The settings the form shows (ValueError for a bad combination)."""
-        return replace(self.base, **self.controls.values())
+        return replace(self.base, **self.controls.edited_values())
 
     def _edited(self) -> None:
         try:
@@ -325,7 +323,8 @@ class SynthPage(QWidget):
         if self.project is None or self._load_failed:
             return False
         try:
-            settings = replace(load_synthesis_settings(self.project), **self.controls.values())
+            settings = replace(load_synthesis_settings(self.project),
+                               **self.controls.edited_values())
             save_synthesis_settings(self.project, settings)
         except (ValueError, AnnotationError, OSError) as error:
             self._report(f"settings not saved: {describe_problem(error)}")

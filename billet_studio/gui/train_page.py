@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from billet_studio.annotations import Project
 from billet_studio.gui.child_runs import console_tail, start_detached
 from billet_studio.gui.contact_sheet_view import ImageDecoder
-from billet_studio.jobs import request_stop
+from billet_studio.jobs import STOP_REQUEST_NAME, request_stop
 from billet_studio.training.run_status import LogTail, RunStatus, find_runs
 
 PRESETS = {"gan": ("small", "paper", "tiny"), "detector": ("cpu", "paper", "tiny")}
@@ -67,13 +67,23 @@ def run_device(run_dir: Path) -> str:
     """The device a run trains on, as its config.json names it ("" before it is written)."""
     import json
 
+    path = run_dir / "config.json"
     try:
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        key = (path, path.stat().st_mtime_ns)
+        if key in _DEVICES:
+            return _DEVICES[key]
+        config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return ""
     name = config.get("device_name") or config.get("device") or ""
     processes = config.get("processes", 1)
-    return f"on {name}" + (f" x{processes} processes" if processes and processes > 1 else "")
+    _DEVICES[key] = f"on {name}" + (f" x{processes} processes"
+                                    if processes and processes > 1 else "")
+    return _DEVICES[key]
+
+
+#: run_device's answers by (config.json, its modification time): refreshes read it once.
+_DEVICES: dict[tuple[Path, int], str] = {}
 
 
 def _run_dataset(run_dir: Path) -> str:
@@ -208,6 +218,8 @@ class TrainPage(QWidget):
         return run_dir
 
     def _launch(self, run_dir: Path, arguments: list[str]) -> None:
+        # A request its last process ended before reading would stop (or cancel) this one.
+        (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
         try:
             process = start_detached(arguments, run_dir)
         except OSError as error:

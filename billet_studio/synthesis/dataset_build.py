@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -31,7 +32,7 @@ from billet_studio.annotations.project import Project
 from billet_studio.annotations.shapes import Stamp
 from billet_studio.glyphs.id_patterns import IdGenerator
 from billet_studio.glyphs.templates import project_glyph_set
-from billet_studio.jobs import CancelToken, JobCancelled, Progress
+from billet_studio.jobs import CancelToken, JobCancelled, JsonlProgressWriter, Progress
 from billet_studio.synthesis.compose import Renderer, billet_text, compose_billet
 from billet_studio.synthesis.dataset_coco import PLAN_FILE, synthetic_name, write_dataset_coco
 from billet_studio.synthesis.dataset_plan import DatasetConfig, DatasetPlan, plan_dataset
@@ -197,6 +198,33 @@ def build_dataset(project: Project, out: Path | str, config: DatasetConfig,
     if shard.count == 1:  # the merge reports on the same scale: synthetic images made
         for progress in merge_dataset(project, out):
             yield Progress(done, len(mine), progress.message)
+
+
+#: Progress of ``dataset build`` over all its datasets, for the studio to follow.
+BUILD_LOG = "build-log.jsonl"
+
+
+class BuildLog:
+    """Writes a build's progress to a JSONL log: step and total over every dataset of the
+    command (synthetic images), the dataset's name in the message."""
+
+    def __init__(self, path: Path, total: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # a resumed build logs afresh
+        self.writer, self.total, self.done, self._last = JsonlProgressWriter(path), total, 0, 0.0
+
+    def follow(self, name: str, job: Iterator[Progress]) -> Iterator[Progress]:
+        """Pass ``job``'s reports on, logging them (at most two lines a second)."""
+        step = 0
+        for progress in job:
+            step = progress.step
+            now = time.monotonic()
+            if now - self._last > 0.5 or progress.step == progress.total:
+                self._last = now
+                self.writer.write(Progress(self.done + step, self.total,
+                                           f"{name}: {progress.message}"))
+            yield progress
+        self.done += step
 
 
 def merge_dataset(project: Project, out: Path | str) -> Iterator[Progress]:

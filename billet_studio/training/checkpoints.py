@@ -9,12 +9,8 @@ code version, and the SHA-256 of both binary files) and ``step_0005000.state.pt`
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import pickle
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,43 +21,22 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from billet_studio import __version__
-from billet_studio.annotations import AnnotationError, atomic_write_bytes, atomic_write_json
+from billet_studio.annotations import atomic_write_bytes, atomic_write_json
+from billet_studio.training.checkpoint_files import (
+    STEP_PATTERN,
+    CheckpointError,
+    CheckpointFiles,
+    CheckpointInfo,
+    read_sidecar,
+    sha256_of,
+)
 
-STEP_PATTERN = re.compile(r"step_(\d{7,})\.safetensors$")
-
-
-class CheckpointError(AnnotationError):
-    """A checkpoint that cannot be used (missing, corrupt, tampered, or not ours)."""
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    step: int
-    weights: Path
-    sidecar: Path
-    state: Path
-    metadata: dict[str, Any]
+__all__ = ["STEP_PATTERN", "CheckpointError", "CheckpointInfo", "CheckpointStore",
+           "load_generator_weights", "load_weights", "read_sidecar", "sha256_of"]
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-class CheckpointStore:
-    """The checkpoints of one run folder."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = Path(run_dir)
-        self.folder = self.run_dir / "checkpoints"
-
-    def paths(self, step: int) -> tuple[Path, Path, Path]:
-        stem = self.folder / f"step_{step:07d}"
-        return (stem.with_suffix(".safetensors"), stem.with_suffix(".json"),
-                stem.with_name(stem.name + ".state.pt"))
+class CheckpointStore(CheckpointFiles):
+    """The checkpoints of one run folder: listing, saving and loading."""
 
     def save(self, step: int, model: nn.Module, state: dict[str, Any],
              metadata: dict[str, Any]) -> CheckpointInfo:
@@ -78,26 +53,6 @@ class CheckpointStore:
         atomic_write_json(sidecar_path, document)
         return CheckpointInfo(step, weights_path, sidecar_path, state_path, document)
 
-    def list(self) -> list[CheckpointInfo]:
-        """The checkpoints whose sidecar exists (complete ones), oldest first."""
-        found = []
-        if not self.folder.is_dir():
-            return found
-        for path in sorted(self.folder.glob("step_*.safetensors")):
-            match = STEP_PATTERN.search(path.name)
-            if match is None:
-                continue
-            step = int(match.group(1))
-            weights, sidecar, state = self.paths(step)
-            if sidecar.exists():
-                found.append(CheckpointInfo(step, weights, sidecar, state,
-                                            read_sidecar(sidecar)))
-        return found
-
-    def latest(self) -> CheckpointInfo | None:
-        checkpoints = self.list()
-        return checkpoints[-1] if checkpoints else None
-
     def load_state(self, info: CheckpointInfo) -> dict[str, Any]:
         """The resumable state, checked against the sidecar's checksum first."""
         _verify(info.state, info.metadata, "state")
@@ -106,16 +61,6 @@ class CheckpointStore:
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
             raise CheckpointError(info.state, f"cannot be loaded safely ({error}); "
                                               "nothing in it was run") from None
-
-
-def read_sidecar(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(path, f"is not a readable checkpoint sidecar ({error})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("step"), int):
-        raise CheckpointError(path, "is not a checkpoint sidecar (no 'step')")
-    return document
 
 
 def _verify(path: Path, metadata: dict[str, Any], key: str) -> None:

@@ -12,6 +12,7 @@ log incrementally for live curves.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +46,17 @@ class LogTail:
         self.path = Path(path)
         self.offset = 0
         self._partial = b""
+        self._identity: tuple[int, int] | None = None
 
     def read_new(self) -> list[dict[str, Any]]:
+        """Records appended since the last read; a log replaced by a new one (another
+        file, or a shorter one) is read from its start."""
         try:
             with open(self.path, "rb") as stream:
+                stat = os.fstat(stream.fileno())
+                identity = (stat.st_dev, stat.st_ino)
+                if identity != self._identity or stat.st_size < self.offset:
+                    self._identity, self.offset, self._partial = identity, 0, b""
                 stream.seek(self.offset)
                 data = stream.read()
         except FileNotFoundError:

@@ -1,0 +1,102 @@
+"""Render the studio pages' screenshots in docs/images/: the checkpoint grid of a GAN run
+(two checkpoints picked into the synthesis pool), the synthesis workbench rendering with
+that pool, the training page on the run, and the export dialog after a small export with
+the contact sheet it opened.
+
+Run (after ``billet-studio demo init demo-project`` and a GAN run on it, e.g.
+``billet-studio gan train demo-project --preset small --steps 3000 --every 500
+--run-name small-demo``):
+    QT_QPA_PLATFORM=offscreen python scripts/make_studio_shots.py [--run small-demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QApplication
+
+from billet_studio.gui.app import studio_application
+from billet_studio.gui.main_window import MainWindow
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "images"
+
+
+def wait(condition, seconds: float = 300.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the studio did not get there in time")
+        QApplication.processEvents()
+        time.sleep(0.01)
+    QApplication.processEvents()
+
+
+def save(widget, name: str) -> None:
+    path = DOCS / name
+    if not widget.grab().save(str(path)):
+        raise OSError(f"could not write {path}")
+    print(f"wrote {path}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, default=Path("demo-project"))
+    parser.add_argument("--run", default="small-demo")
+    args = parser.parse_args()
+    studio_application()
+    window = MainWindow()
+    window.resize(1500, 940)
+    window.show()
+    window.open_project(args.project)
+    # The checkpoint grid: validation masks, the real stamp beside each.
+    compare = window.compare_page
+    window.pages.setCurrentWidget(compare)
+    compare.run_choice.setCurrentIndex(compare.run_choice.findText(args.run))
+    compare.count.setValue(6)
+    wait(lambda: compare.rows and compare.columns
+         and len(compare.loaded) == compare.rows * len(compare.columns))
+    steps = sorted(compare.headers)
+    compare.headers[steps[-1]].in_pool.setChecked(True)
+    compare.headers[steps[-1]].weight.setValue(20)
+    compare.headers[steps[-2]].in_pool.setChecked(True)
+    compare.set_current(len(steps) - 1, 2)
+    save(window, "compare_page.png")
+    # The workbench with that pool.
+    synth = window.synth_page
+    window.pages.setCurrentWidget(synth)
+    synth.reload_settings()
+    wait(lambda: synth.preview is not None and synth.preview.renderer == "gan")
+    save(window, "synth_page.png")
+    # The training page on the run.
+    train = window.train_page
+    window.pages.setCurrentWidget(train)
+    train.refresh()
+    train.select_run(args.project.resolve() / "runs" / "gan" / args.run)
+    train.refresh()
+    wait(lambda: train.preview.pixmap() is not None and not train.preview.pixmap().isNull())
+    save(window, "train_page.png")
+    # A small export and the contact sheet it opens.
+    shutil.rmtree(args.project / "datasets" / "screenshot", ignore_errors=True)
+    dialog = window.export_dataset()
+    dialog.name.setText("screenshot")
+    dialog.images.setValue(16)
+    dialog.synthetic.setValue(0.75)
+    dialog.workers.setValue(2)
+    dialog.start()
+    wait(lambda: dialog.sheets and dialog.sheets[0].loaded(), 600)
+    save(dialog, "export_dialog.png")
+    save(dialog.sheets[0], "export_contact_sheet.png")
+    window.synth_page.shutdown()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
