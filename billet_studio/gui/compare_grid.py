@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -245,11 +246,11 @@ SCORE_NAMES = (("heldout_l1", "L1", "{:.3f}"), ("heldout_ssim", "SSIM", "{:.3f}"
                ("legibility", "legible", "{:.0%}"))
 
 
-def describe_scores(scores: dict[str, float]) -> str:
-    """A header line of a checkpoint's held-out scores."""
+def describe_scores(scores: dict[str, float], separator: str = " · ") -> str:
+    """A checkpoint's held-out scores, e.g. "L1 0.081 · SSIM 0.412 · legible 64%"."""
     parts = [f"{title} {fmt.format(scores[key])}" for key, title, fmt in SCORE_NAMES
              if key in scores]
-    return " · ".join(parts) if parts else "no held-out scores"
+    return separator.join(parts) if parts else "no held-out scores"
 
 
 class ColumnHeader(QWidget):
@@ -259,8 +260,10 @@ class ColumnHeader(QWidget):
         super().__init__()
         self.step, self.relative = column.step, relative
         self.title = QLabel(f"<b>step {column.step}</b>")
-        self.scores = QLabel(describe_scores(column.scores))
-        self.scores.setWordWrap(True)
+        self.scores = QLabel(describe_scores(column.scores, "<br>"))
+        self.scores.setToolTip("Held-out L1 and SSIM of renders against the real stamps; "
+                               "legible: the share of fresh template masks whose render a "
+                               "character reader reads right")
         self.in_pool = QCheckBox("pool")
         self.in_pool.setToolTip("Render synthetic stamps with this checkpoint")
         self.weight = QSlider(Qt.Orientation.Horizontal)
@@ -269,23 +272,31 @@ class ColumnHeader(QWidget):
         self.weight_label = QLabel("×1.0")
         self.weight.valueChanged.connect(
             lambda v: self.weight_label.setText(f"×{v / WEIGHT_SCALE:g}"))
+        self.weight.setToolTip("This checkpoint's share of the synthetic stamps")
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.in_pool)
-        row.addWidget(self.weight, 1)
+        row.addStretch(1)
         row.addWidget(self.weight_label)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
         layout.addWidget(self.title)
         layout.addWidget(self.scores)
         layout.addLayout(row)
-        self.setFixedWidth(CELL_PX + 8)
+        layout.addWidget(self.weight)
+        self.setObjectName("column_header")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setFixedWidth(CELL_PX)  # as wide as the cells below it
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.set_error(column.error)
 
     def set_error(self, error: str) -> None:
         if error:
-            self.scores.setText(f"<span style='color:#c03030'>⚠ {error[:120]}</span>")
+            self.scores.setText("<span style='color:#c03030'>⚠ cannot render</span>")
+            self.scores.setToolTip(error)
             self.setToolTip(error)
 
     def set_current(self, current: bool) -> None:
-        self.setStyleSheet("background: #dce9fa;" if current else "")
+        self.setStyleSheet("QWidget#column_header { background: #dce9fa; border-radius: 3px }"
+                           if current else "")

@@ -103,7 +103,7 @@ class ExportDialog(QDialog):
             form.addRow(label, widget)
         self.command = QPlainTextEdit()
         self.command.setReadOnly(True)
-        self.command.setMaximumHeight(70)
+        self.command.setMaximumHeight(96)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
@@ -140,6 +140,7 @@ class ExportDialog(QDialog):
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
         self._mode_changed()
+        self.resize(720, 620)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
