@@ -77,6 +77,7 @@ def test_a_run_started_from_the_page_shows_its_curve_pauses_and_resumes(qtbot, p
         page.resume_selected()
         qtbot.waitUntil(lambda: state_of(page, run) == "running"
                         and run_status(run).step > paused, timeout=WAIT)
+        assert run_status(run).total == 1_000_000  # the resumed run keeps its own budget
         # Cancel ends the run for good: not offered for resuming.
         page.cancel_selected()
         qtbot.waitUntil(lambda: state_of(page, run) == "cancelled", timeout=WAIT)

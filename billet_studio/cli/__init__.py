@@ -179,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
                   "Ctrl-C or a STOP file in the run folder saves and stops", gan)
     command.add_argument("project")
     command.add_argument("--preset", choices=("paper", "small", "tiny"), default="small")
-    command.add_argument("--steps", type=int, default=40_000)
+    command.add_argument("--steps", type=int,
+                         help="step budget (default 40,000; a resumed run keeps its own "
+                              "unless this extends it)")
     command.add_argument("--every", type=int, default=5_000, help="checkpoint every K steps")
     command.add_argument("--batch-size", type=int, default=1)
     command.add_argument("--seed", type=int, default=0)

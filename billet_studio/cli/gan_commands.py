@@ -101,7 +101,12 @@ def _train(args: argparse.Namespace, context) -> int:
                              "writes to the same folder")
         name = args.run_name or f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
         run_dir = project.root / "runs" / "gan" / name
-    config = GanTrainConfig(preset=args.preset, steps=args.steps, checkpoint_every=args.every,
+    preset_name, steps = args.preset, args.steps or 40_000
+    if args.resume:  # the run keeps its preset, and its budget unless --steps extends it
+        saved = _saved_config(run_dir)
+        preset_name, steps = saved.get("preset", preset_name), args.steps or saved.get(
+            "steps", steps)
+    config = GanTrainConfig(preset=preset_name, steps=steps, checkpoint_every=args.every,
                             seed=args.seed, batch_size=args.batch_size)
     preset = PRESETS[config.preset]
     say = print if context.is_main else (lambda *a, **k: None)
@@ -123,6 +128,22 @@ def _train(args: argparse.Namespace, context) -> int:
         context,
         lambda progress: " ".join(f"{k} {v:.3f}" for k, v in progress.metrics.items()))
     return 0
+
+
+def _saved_config(run_dir: Path) -> dict:
+    """The training config a run folder recorded ({} when it has none yet)."""
+    import json
+
+    try:
+        document = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        from billet_studio.annotations import AnnotationError
+
+        raise AnnotationError(run_dir / "config.json", f"cannot be read ({error})") from None
+    config = document.get("config") if isinstance(document, dict) else None
+    return config if isinstance(config, dict) else {}
 
 
 def _legibility(project, train, val, size: int, seed: int, per_char: int = 4):
