@@ -59,7 +59,8 @@ def test_export_from_the_dialog_makes_a_dataset_the_cli_accepts(qtbot, project):
     plan = json.loads((folder / "plan.json").read_text())
     assert plan["config"]["composite"]["poisson"] is True
     assert plan["config"]["composite"]["warp"]["rotation_deg"] == 2.0
-    assert dialog.progress.value() == dialog.progress.maximum() == 1
+    assert dialog.progress.value() == dialog.progress.maximum() == 3  # synthetic images
+    assert dialog.progress.format().endswith("done")
     # The result opens as a contact sheet.
     assert len(dialog.sheets) == 1
     qtbot.waitUntil(dialog.sheets[0].loaded, timeout=10_000)

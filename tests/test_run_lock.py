@@ -80,6 +80,12 @@ def test_run_status_tells_running_finished_stopped_failed_and_killed(tmp_path):
     clear_exit(run)
     write_exit(run, "finished")
     assert [s.state for s in find_runs(tmp_path)] == ["finished"]
+    # A run that logged its last step but wrote no exit.json (made before there was one)
+    # finished; one that stopped short of it without a word was killed.
+    clear_exit(run)
+    with open(log, "a") as stream:
+        stream.write('{"step": 40, "total": 40, "metrics": {"loss": 1.0}}\n')
+    assert run_status(run).state == "finished"
 
 
 def test_a_log_tail_starts_over_when_the_log_is_replaced(tmp_path):

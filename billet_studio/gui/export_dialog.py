@@ -264,17 +264,22 @@ class ExportDialog(QDialog):
         for widget in self.form:
             widget.setEnabled(True)
         self._mode_changed()
-        self.progress.setRange(0, 1)
+        counted = self.progress.maximum() > 0  # the log gave a total
+        if not counted:
+            self.progress.setRange(0, 1)
         if code == 0:
-            self.progress.setValue(1)
+            self.progress.setValue(self.progress.maximum())
+            self.progress.setFormat("%m synthetic images · done" if counted else "done")
             self.state.setText(f"Exported {folder}")
             self.show_sheets(folder)
             self.ended.emit(folder, "finished")
         elif code == 130 or self.cancel_requested:
+            self.progress.setFormat("%v of %m synthetic images kept" if counted else "cancelled")
             self.state.setText("Cancelled; the finished images are kept. Export again with "
                                "the same name to resume.")
             self.ended.emit(folder, "cancelled")
         else:
+            self.progress.setFormat("failed")
             tail = "\n".join(console_tail(folder, 5, self.console))
             self.state.setText(f"⚠ the export failed:\n{tail}")
             self.ended.emit(folder, "failed")

@@ -122,6 +122,8 @@ def run_status(run_dir: Path) -> RunStatus:
                          last_lines=lines)
     if not log.exists() and not (run_dir / CONSOLE_NAME).exists():
         return RunStatus(run_dir, "new")
+    if total and step >= int(total):  # every step logged (a run older than exit.json)
+        return RunStatus(run_dir, "finished", step, total, last_lines=lines)
     return RunStatus(run_dir, "failed", step, total,
                      "the process ended without a word (killed, out of memory, or an error "
                      "before training: see its last lines)", last_lines=lines)
