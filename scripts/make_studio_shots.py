@@ -1,7 +1,7 @@
 """Render the studio pages' screenshots in docs/images/: the checkpoint grid of a GAN run
 (two checkpoints picked into the synthesis pool), the synthesis workbench rendering with
-that pool, the training page on the run, and the export dialog after a small export with
-the contact sheet it opened.
+that pool, the training page on the run, the export dialog after a small export with
+the contact sheet it opened, and the error browser on the bundled detector's evaluation.
 
 Run (after ``billet-studio demo init demo-project`` and a GAN run on it, e.g.
 ``billet-studio gan train demo-project --preset small --steps 3000 --every 500
@@ -93,6 +93,15 @@ def main() -> int:
     wait(lambda: dialog.sheets and dialog.sheets[0].loaded(), 600)
     save(dialog, "export_dialog.png")
     save(dialog.sheets[0], "export_contact_sheet.png")
+    # The error browser on the bundled detector's evaluation (made by `make run`).
+    errors = window.errors_page
+    evaluation = args.project.resolve() / "runs" / "main-job" / "bundled" / "evaluation"
+    if (evaluation / "records.sqlite").is_file():
+        window.pages.setCurrentWidget(errors)
+        errors.open_evaluation(evaluation)
+        wait(lambda: errors.shown_request == errors._request
+             and bool(errors.view.overlay_items()))
+        save(window, "errors_page.png")
     window.synth_page.shutdown()
     window.close()
     return 0

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget,
 
 from billet_studio.annotations import AnnotationError, JournalEntry, Project
 from billet_studio.gui.compare_page import ComparePage
+from billet_studio.gui.errors_page import ErrorsPage
 from billet_studio.gui.export_dialog import ExportDialog
 from billet_studio.gui.image_view import ImageView
 from billet_studio.gui.label_page import LabelPage
@@ -33,12 +34,14 @@ class MainWindow(QMainWindow):
         self.train_page = TrainPage()
         self.compare_page = ComparePage()
         self.synth_page = SynthPage()
+        self.errors_page = ErrorsPage()
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.label_page, "Label")
         self.pages.addTab(self.train_page, "Train")
         self.pages.addTab(self.compare_page, "Compare")
         self.pages.addTab(self.synth_page, "Synthesize")
+        self.pages.addTab(self.errors_page, "Errors")
         self.setCentralWidget(self.pages)
         self.status = StudioStatusBar()
         self.setStatusBar(self.status)
@@ -73,6 +76,7 @@ class MainWindow(QMainWindow):
         self.train_page.set_project(project)
         self.compare_page.set_project(project)
         self.synth_page.set_project(project)
+        self.errors_page.set_project(project)
         if self.label_page.image_list.image_count() == 0:
             self.status.showMessage(f"No images found in {project.image_root}")
         if entries:
@@ -121,6 +125,20 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
+    def open_in_labelling(self, path: Path) -> bool:
+        """Show the photograph at ``path`` on the labelling page (it must be one of the
+        open project's images)."""
+        page = self.label_page
+        wanted = Path(path).resolve()
+        paths = [s.path.resolve() for s in page.image_list.summaries]
+        if wanted not in paths:
+            self.status.showMessage(f"⚠ {path} is not an image of this project; open its "
+                                    "project to fix its labels")
+            return False
+        self.pages.setCurrentWidget(page)
+        self.select_image(paths.index(wanted))
+        return True
+
     def choose_project(self) -> None:
         start = str(studio_settings().value("last_project_dir", str(Path.home())))
         folder = QFileDialog.getExistingDirectory(self, "Open Project", start)
@@ -136,6 +154,8 @@ class MainWindow(QMainWindow):
         self.train_page.message.connect(self.status.showMessage)
         self.compare_page.message.connect(self.status.showMessage)
         self.synth_page.message.connect(self.status.showMessage)
+        self.errors_page.message.connect(self.status.showMessage)
+        self.errors_page.open_in_labelling.connect(self.open_in_labelling)
         # The pool picked on the Compare page is what the Synthesize page renders with.
         self.compare_page.pool_changed.connect(self.synth_page.reload_settings)
         view.zoom_changed.connect(self.status.show_zoom)
@@ -230,6 +250,7 @@ class MainWindow(QMainWindow):
         self.train_page.shutdown()
         self.compare_page.shutdown()
         self.synth_page.shutdown()
+        self.errors_page.shutdown()
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/label_page_docks", self.label_page.save_layout())

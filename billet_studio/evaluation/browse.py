@@ -1,0 +1,230 @@
+"""Browsing an evaluation's billets: filtered, sorted pages of ``records.sqlite`` (the
+studio's error browser reads only what it shows), a billet's boxes, the characters a read
+got wrong, and where a billet's photograph is.
+
+Filters are SQL over the store's indexed columns, so a page of the 100,000-billet
+evaluation comes back in milliseconds and holds only the rows asked for.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from billet_studio.evaluation.matching import FP_TYPES
+from billet_studio.evaluation.scoring import SUBSETS
+from billet_studio.evaluation.store import STORE_FILE, open_store, read_meta
+
+#: Error kinds a billet can be filtered by: it has at least one of them.
+ERROR_KINDS = ("MC", "FN", "FP", *(f"FP {t}" for t in FP_TYPES), "CB wrong", "needs review")
+_KIND_SQL = {"MC": "mc > 0", "FN": "fn > 0", "FP": "fp > 0",
+             **{f"FP {t}": f"fp_{t.lower()} > 0" for t in FP_TYPES},
+             "CB wrong": "cb_prior = 0", "needs review": "needs_review > 0"}
+_SUBSET_SQL = {"all": "1", "well": "visibility = 'well'",
+               "poor_or_partial": "visibility IN ('poor', 'partial')",
+               "poor": "visibility = 'poor'", "partial": "visibility = 'partial'"}
+#: Columns the table sorts by (what the user sees -> SQL).
+SORT_KEYS = {"errors": "errors", "file": "file_name", "true ID": "true_id",
+             "raw score": "raw_score", "prior score": "prior_score", "MC": "mc", "FN": "fn",
+             "FP": "fp", "TP": "tp", "site": "site"}
+#: What a page holds per billet.
+COLUMNS = ("id", "file_name", "visibility", "site", "true_id", "raw_read", "prior_read",
+           "raw_score", "prior_score", "tp", "mc", "fn", "fp", "cb_prior", "needs_review",
+           "errors")
+
+
+@dataclass(frozen=True)
+class BilletFilter:
+    """Which billets to list, and in which order.
+
+    A billet passes when it has every error kind in ``kinds``; ``character`` keeps the
+    billets where that character is misread, missed or falsely found; ``text`` matches
+    the true ID, the raw read, the prior read or the file name (case-insensitive).
+    """
+
+    kinds: frozenset[str] = frozenset()
+    subset: str = "all"
+    site: str | None = None
+    character: str | None = None
+    text: str = ""
+    sort: str = "errors"
+    descending: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = set(self.kinds) - set(ERROR_KINDS)
+        if unknown:
+            raise ValueError(f"unknown error kinds {sorted(unknown)}; known: {ERROR_KINDS}")
+        if self.subset not in SUBSETS:
+            raise ValueError(f"subset must be one of {SUBSETS}, got {self.subset!r}")
+        if self.sort not in SORT_KEYS:
+            raise ValueError(f"sort must be one of {tuple(SORT_KEYS)}, got {self.sort!r}")
+
+    def where(self, character_table: str | None = None) -> tuple[str, list[Any]]:
+        """The SQL condition on ``billets`` and its parameters (``character_table``: a
+        table of the billet ids the character filter keeps, made ahead)."""
+        clauses = [_SUBSET_SQL[self.subset], *(_KIND_SQL[k] for k in sorted(self.kinds))]
+        params: list[Any] = []
+        if self.site is not None:
+            clauses.append("site IS ?")
+            params.append(self.site)
+        if self.character is not None:
+            if character_table is None:
+                raise ValueError("a character filter needs its table of billets "
+                                 "(BilletBrowser makes it)")
+            clauses.append(f"id IN (SELECT billet FROM {character_table})")
+        if self.text.strip():
+            pattern = f"%{self.text.strip()}%"
+            clauses.append("(true_id LIKE ? OR raw_read LIKE ? OR prior_read LIKE ? "
+                           "OR file_name LIKE ?)")
+            params += [pattern] * 4
+        return " AND ".join(f"({c})" for c in clauses), params
+
+    def order(self) -> str:
+        direction = "DESC" if self.descending else "ASC"
+        return f"ORDER BY {SORT_KEYS[self.sort]} {direction}, id ASC"
+
+
+@dataclass(frozen=True)
+class BoxRecord:
+    """One digit or prediction of a billet, as the store holds it."""
+
+    kind: str
+    fp_type: str | None
+    true_label: str | None
+    pred_label: str | None
+    score: float | None
+    iou: float | None
+    truth_box: tuple[float, float, float, float] | None
+    pred_box: tuple[float, float, float, float] | None
+    top_classes: list[tuple[str, float]] = field(default_factory=list)
+
+
+class BilletBrowser:
+    """A read-only view of one evaluation store (one connection per thread)."""
+
+    def __init__(self, path: Path | str) -> None:
+        path = Path(path)
+        self.path = path / STORE_FILE if path.is_dir() else path
+        self.db = open_store(self.path)
+        self.meta = read_meta(self.db)
+        self.classes: tuple[str, ...] = tuple(self.meta.get("classes", ()))
+        #: Temporary tables of the billets each character filter keeps (made once each:
+        #: the boxes are scanned once, not by every query).
+        self._character_tables: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _where(self, billet_filter: BilletFilter) -> tuple[str, list[Any]]:
+        char = billet_filter.character
+        if char is None:
+            return billet_filter.where()
+        if char not in self._character_tables:
+            table = f"temp.character_{len(self._character_tables)}"
+            self.db.execute(
+                f"CREATE TABLE {table} (billet INTEGER PRIMARY KEY)")
+            self.db.execute(
+                f"INSERT OR IGNORE INTO {table} SELECT billet FROM boxes WHERE true_label = ? "
+                "AND kind IN ('MC', 'FN') UNION SELECT billet FROM boxes WHERE pred_label = ? "
+                "AND kind IN ('MC', 'FP')", (char, char))
+            self._character_tables[char] = table
+        return billet_filter.where(self._character_tables[char])
+
+    def count(self, billet_filter: BilletFilter) -> int:
+        where, params = self._where(billet_filter)
+        return int(self.db.execute(f"SELECT COUNT(*) FROM billets WHERE {where}",
+                                   params).fetchone()[0])
+
+    def page(self, billet_filter: BilletFilter, offset: int = 0, limit: int = 200
+             ) -> list[dict[str, Any]]:
+        """Up to ``limit`` billets from ``offset`` in the filter's order."""
+        where, params = self._where(billet_filter)
+        rows = self.db.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM billets WHERE {where} "
+            f"{billet_filter.order()} LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+
+    def ids(self, billet_filter: BilletFilter) -> list[int]:
+        """Every billet id the filter keeps, in its order (for J/K and CSV export)."""
+        where, params = self._where(billet_filter)
+        return [row[0] for row in self.db.execute(
+            f"SELECT id FROM billets WHERE {where} {billet_filter.order()}", params)]
+
+    def billet(self, billet_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM billets WHERE id = ?", (billet_id,)).fetchone()
+        return None if row is None else dict(row)
+
+    def boxes(self, billet_id: int) -> list[BoxRecord]:
+        records = []
+        for row in self.db.execute("SELECT * FROM boxes WHERE billet = ? ORDER BY id",
+                                   (billet_id,)):
+            truth = (None if row["tx0"] is None else
+                     (row["tx0"], row["ty0"], row["tx1"], row["ty1"]))
+            pred = (None if row["px0"] is None else
+                    (row["px0"], row["py0"], row["px1"], row["py1"]))
+            top = [(str(c), float(s)) for c, s in json.loads(row["top_classes"] or "[]")]
+            records.append(BoxRecord(row["kind"], row["fp_type"], row["true_label"],
+                                     row["pred_label"], row["score"], row["iou"], truth,
+                                     pred, top))
+        return records
+
+    def sites(self) -> list[str]:
+        return [row[0] for row in self.db.execute(
+            "SELECT DISTINCT site FROM billets WHERE site IS NOT NULL ORDER BY site")]
+
+    def summary_inputs(self) -> dict[str, Any]:
+        """The evaluation's inputs (truth, predictions, project, image root) as recorded."""
+        summary = self.meta.get("summary", {})
+        return dict(summary.get("inputs", {})) if isinstance(summary, dict) else {}
+
+
+def wrong_characters(true_id: str, read: str | None) -> list[bool]:
+    """For each character of ``read``: whether it is wrong (replaced or inserted against
+    the true ID, aligned by difflib so one missing digit does not mark the rest)."""
+    if read is None:
+        return []
+    wrong = [True] * len(read)
+    matcher = difflib.SequenceMatcher(a=true_id, b=read, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for index in range(block.b, block.b + block.size):
+            wrong[index] = False
+    return wrong
+
+
+def resolve_image(file_name: str, inputs: dict[str, Any], store: Path,
+                  project_root: Path | None = None) -> Path | None:
+    """The photograph of a billet: under the evaluation's image root, beside its truth
+    file, or under the project; relative recorded paths are tried against the project
+    and the folders above the store. None when none exists."""
+    bases: list[Path] = []
+    anchors = [p for p in (project_root, *Path(store).resolve().parents) if p is not None]
+    for key in ("image_root", "truth"):
+        value = inputs.get(key)
+        if not value:
+            continue
+        recorded = Path(value) if key == "image_root" else Path(value).parent
+        bases += [recorded] if recorded.is_absolute() else [a / recorded for a in anchors]
+    if inputs.get("project"):
+        bases.append(Path(inputs["project"]))
+    if project_root is not None:
+        bases.append(project_root)
+    for base in bases:
+        candidate = base / file_name
+        if candidate.is_file():
+            return candidate
+    path = Path(file_name)
+    return path if path.is_absolute() and path.is_file() else None
+
+
+def find_evaluations(project_root: Path) -> list[Path]:
+    """Every evaluation folder of a project (holding records.sqlite), newest first."""
+    found = []
+    for folder in ("evaluations", "runs", "experiments"):
+        base = Path(project_root) / folder
+        if base.is_dir():
+            found += [p.parent for p in base.rglob(STORE_FILE)]
+    return sorted(found, key=lambda p: (p / STORE_FILE).stat().st_mtime, reverse=True)
+

@@ -1,0 +1,269 @@
+"""The error browser: every billet of an evaluation in a lazy table (filters by error kind,
+subset, site, character and ID text; sorting in SQL), the selected billet's photograph with
+its evaluated boxes, J/K through the filtered list, and "Open in labelling" to fix a wrong
+ground truth."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from billet_studio.annotations import AnnotationError, Project
+from billet_studio.evaluation.browse import (
+    ERROR_KINDS,
+    BilletBrowser,
+    BilletFilter,
+    find_evaluations,
+    resolve_image,
+)
+from billet_studio.evaluation.scoring import SUBSET_TITLES, SUBSETS
+from billet_studio.gui.billet_table import READ_COLUMNS, BilletTableModel, ReadDelegate
+from billet_studio.gui.billet_view import BilletView, PhotoLoader
+
+ANY = "any"
+
+
+class ErrorsPage(QWidget):
+    """Browse one evaluation's billets and what the reader made of each."""
+
+    message = Signal(str)
+    #: Asks the studio to open this photograph on the labelling page.
+    open_in_labelling = Signal(Path)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.browser: BilletBrowser | None = None
+        self.current_billet: int | None = None
+        self.current_path: Path | None = None
+        self._request = 0
+        #: The request whose photograph the view shows (== _request when up to date).
+        self.shown_request = 0
+        self.model = BilletTableModel(self)
+        self.loader = PhotoLoader(self)
+        self.loader.loaded.connect(self._photo_loaded)
+        self._build()
+
+    def _build(self) -> None:
+        self.evaluation = QComboBox()
+        self.evaluation.setMinimumWidth(260)
+        self.evaluation.currentIndexChanged.connect(lambda _: self.open_evaluation())
+        self.kinds = QListWidget()
+        self.kinds.setMaximumHeight(72)
+        self.kinds.setFlow(QListWidget.Flow.LeftToRight)
+        self.kinds.setWrapping(True)
+        for kind in ERROR_KINDS:
+            item = QListWidgetItem(kind)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.kinds.addItem(item)
+        self.kinds.itemChanged.connect(lambda _: self.apply_filter())
+        self.subset = QComboBox()
+        for subset in SUBSETS:
+            self.subset.addItem(SUBSET_TITLES[subset], subset)
+        self.site = QComboBox()
+        self.character = QComboBox()
+        self.text = QLineEdit()
+        self.text.setPlaceholderText("ID or file contains…")
+        self.text.setClearButtonEnabled(True)
+        for combo in (self.subset, self.site, self.character):
+            combo.currentIndexChanged.connect(lambda _: self.apply_filter())
+        self.text.textChanged.connect(lambda _: self.apply_filter())
+        self.count = QLabel()
+        top = QHBoxLayout()
+        for label, widget in (("Evaluation", self.evaluation), ("Subset", self.subset),
+                              ("Site", self.site), ("Character", self.character)):
+            top.addWidget(QLabel(label))
+            top.addWidget(widget)
+        top.addWidget(self.text, 1)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(12, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        for column, width in enumerate((120, 60, 40, 110, 110, 110, 34, 34, 34, 34, 30, 52, 48)):
+            header.resizeSection(column, width)
+        self.delegate = ReadDelegate(self.table)
+        for column in READ_COLUMNS:
+            self.table.setItemDelegateForColumn(column, self.delegate)
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda current, _: self.show_row(current.row()))
+        self.view = BilletView()
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_button = QPushButton("Open in labelling")
+        self.open_button.setToolTip("Fix this billet's labels (a wrong label often shows as "
+                                    "an FN and an FP on the same digit)")
+        self.open_button.clicked.connect(self.request_labelling)
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.kinds)
+        column.addWidget(self.count)
+        column.addWidget(self.table, 1)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.view, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.details, 1)
+        row.addWidget(self.open_button)
+        column.addLayout(row)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([620, 700])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        for keys, step in (("J", 1), ("K", -1)):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(lambda _=False, s=step: self.step(s))
+            self.addAction(action)
+
+    # -- evaluations -------------------------------------------------------------------
+
+    def set_project(self, project: Project | None) -> None:
+        self.project = project
+        self.evaluation.blockSignals(True)
+        self.evaluation.clear()
+        for folder in find_evaluations(project.root) if project is not None else []:
+            self.evaluation.addItem(project.relative(folder), str(folder))
+        self.evaluation.blockSignals(False)
+        self.open_evaluation()
+
+    def open_evaluation(self, folder: Path | None = None) -> bool:
+        """Show the evaluation in ``folder`` (default: the one chosen)."""
+        if folder is not None:
+            index = self.evaluation.findData(str(folder))
+            if index < 0:
+                self.evaluation.addItem(str(folder), str(folder))
+                index = self.evaluation.count() - 1
+            self.evaluation.blockSignals(True)
+            self.evaluation.setCurrentIndex(index)
+            self.evaluation.blockSignals(False)
+        data = self.evaluation.currentData()
+        self.current_billet = None
+        self.view.show_billet(None, None, [])  # nothing of the previous evaluation stays
+        if self.browser is not None:
+            self.model.set_browser(None)
+            self.browser.close()
+            self.browser = None
+        if not data:
+            self.count.setText("No evaluations in this project yet (billet-studio evaluate "
+                               "run, or the experiment grid, make them)")
+            return False
+        try:
+            self.browser = BilletBrowser(Path(data))
+        except AnnotationError as error:
+            self.count.setText(f"⚠ {error}")
+            self.message.emit(f"⚠ {error}")
+            return False
+        self.model.browser = self.browser
+        self._fill_choices()
+        self.apply_filter()  # counts and fetches the first page
+        return True
+
+    def _fill_choices(self) -> None:
+        assert self.browser is not None
+        for combo, values in ((self.site, self.browser.sites()),
+                              (self.character, list(self.browser.classes))):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(ANY, None)
+            for value in values:
+                combo.addItem(value, value)
+            combo.blockSignals(False)
+
+    # -- filtering ---------------------------------------------------------------------
+
+    def current_filter(self) -> BilletFilter:
+        kinds = frozenset(self.kinds.item(i).text() for i in range(self.kinds.count())
+                          if self.kinds.item(i).checkState() == Qt.CheckState.Checked)
+        return replace(self.model.filter, kinds=kinds, subset=self.subset.currentData(),
+                       site=self.site.currentData(), character=self.character.currentData(),
+                       text=self.text.text())
+
+    def apply_filter(self) -> None:
+        if self.browser is None:
+            return
+        self.model.set_filter(self.current_filter())
+        self.count.setText(f"{self.model.total:,} billets")
+        if self.model.rows:
+            self.table.selectRow(0)
+        else:
+            self.current_billet = None
+            self.view.show_billet(None, None, [])
+            self.details.setText("")
+
+    # -- the billet --------------------------------------------------------------------
+
+    def show_row(self, row: int) -> None:
+        billet_id = self.model.billet_id(row)
+        if billet_id is None or self.browser is None:
+            return
+        self.current_billet = billet_id
+        record = self.model.rows[row]
+        inputs = self.browser.summary_inputs()
+        self.current_path = resolve_image(record["file_name"], inputs, self.browser.path,
+                                          self.project.root if self.project else None)
+        self.details.setText(
+            f"<b>{record['file_name']}</b> · {record['visibility'] or '?'} · site "
+            f"{record['site'] or '?'}<br>true <tt>{record['true_id']}</tt> · raw "
+            f"<tt>{record['raw_read']}</tt> · prior <tt>{record['prior_read'] or '—'}</tt> · "
+            f"TP {record['tp']} MC {record['mc']} FN {record['fn']} FP {record['fp']}")
+        self._request += 1  # billet ids repeat across evaluations: requests are numbered
+        self.loader.load(self._request, self.current_path)
+
+    def _photo_loaded(self, request: int, pixels, display, error: str) -> None:
+        if request != self._request or self.browser is None or self.current_billet is None:
+            return  # the user moved on
+        self.view.show_billet(pixels, display, self.browser.boxes(self.current_billet))
+        self.shown_request = request
+        if error:
+            self.message.emit(f"⚠ {error}")
+
+    def step(self, delta: int) -> None:
+        """J / K: the next or previous billet of the filtered list."""
+        row = self.table.currentIndex().row() + delta
+        if row >= self.model.rowCount() and self.model.canFetchMore():
+            self.model.fetchMore()
+        if 0 <= row < self.model.rowCount():
+            self.table.selectionModel().setCurrentIndex(
+                self.model.index(row, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows)
+
+    def request_labelling(self) -> None:
+        if self.current_path is None:
+            self.message.emit("⚠ this billet's photograph was not found")
+            return
+        self.open_in_labelling.emit(self.current_path)
+
+    def shutdown(self) -> None:
+        if self.browser is not None:
+            self.browser.close()

@@ -1,0 +1,187 @@
+"""The error browser on a real evaluation of the demo: filters and sorting return exactly
+the billets a plain reading of the store says, the page's table follows them, J/K walk the
+filtered list, the billet view draws every evaluated box, and "Open in labelling" opens
+the right photograph."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from billet_studio.annotations import Project
+from billet_studio.cli import main
+from billet_studio.evaluation.browse import (
+    ERROR_KINDS,
+    BilletBrowser,
+    BilletFilter,
+    resolve_image,
+    wrong_characters,
+)
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory) -> tuple[Project, Path]:
+    """A demo project, its test split exported as COCO, stand-in predictions, evaluated."""
+    root = tmp_path_factory.mktemp("errors") / "demo"
+    assert main(["demo", "init", str(root), "--billets", "24", "--test", "16", "--size", "256",
+                 "--workers", "1"]) == 0
+    export = root.parent / "coco"
+    assert main(["export", str(root), "--format", "coco", "--out", str(export)]) == 0
+    predictions = root.parent / "predictions.json"
+    assert main(["demo", "predictions", "--truth", str(export / "test.json"), "--out",
+                 str(predictions), "--seed", "3"]) == 0
+    folder = root / "evaluations" / "stand-in"
+    assert main(["evaluate", "run", "--truth", str(export / "test.json"), "--predictions",
+                 str(predictions), "--out", str(folder), "--project", str(root),
+                 "--images", str(root), "--no-report"]) == 0
+    return Project.open(root), folder
+
+
+def _all_billets(folder: Path) -> tuple[list[dict], list[dict]]:
+    with sqlite3.connect(folder / "records.sqlite") as db:
+        db.row_factory = sqlite3.Row
+        billets = [dict(r) for r in db.execute("SELECT * FROM billets")]
+        boxes = [dict(r) for r in db.execute("SELECT * FROM boxes")]
+    return billets, boxes
+
+
+def _has_fp_type(fp_type: str):
+    return lambda billet: billet[f"fp_{fp_type}"] > 0
+
+
+def _expected(billets: list[dict], boxes: list[dict], f: BilletFilter) -> list[int]:
+    """The filter worked out in Python over every row (no SQL WHERE)."""
+    subset = {"all": lambda v: True, "well": lambda v: v == "well",
+              "poor_or_partial": lambda v: v in ("poor", "partial"),
+              "poor": lambda v: v == "poor", "partial": lambda v: v == "partial"}[f.subset]
+    has = {"MC": lambda b: b["mc"] > 0, "FN": lambda b: b["fn"] > 0,
+           "FP": lambda b: b["fp"] > 0, "CB wrong": lambda b: b["cb_prior"] == 0,
+           "needs review": lambda b: b["needs_review"] > 0,
+           **{k: _has_fp_type(k[3:].lower()) for k in ERROR_KINDS if k.startswith("FP ")}}
+    chars = {x["billet"] for x in boxes if f.character is not None and (
+        (x["kind"] in ("MC", "FN") and x["true_label"] == f.character)
+        or (x["kind"] in ("MC", "FP") and x["pred_label"] == f.character))}
+    text = f.text.strip().lower()
+    kept = [b for b in billets if subset(b["visibility"])
+            and all(has[k](b) for k in f.kinds)
+            and (f.site is None or b["site"] == f.site)
+            and (f.character is None or b["id"] in chars)
+            and (not text or any(text in (b[k] or "").lower()
+                                 for k in ("true_id", "raw_read", "prior_read", "file_name")))]
+    column = {"errors": "errors", "file": "file_name", "MC": "mc", "FN": "fn"}[f.sort]
+    kept.sort(key=lambda b: b["id"])
+    kept.sort(key=lambda b: b[column], reverse=f.descending)
+    return [b["id"] for b in kept]
+
+
+FILTERS = [
+    BilletFilter(),
+    BilletFilter(kinds=frozenset({"MC"})),
+    BilletFilter(kinds=frozenset({"FN", "FP"}), subset="poor_or_partial"),
+    BilletFilter(kinds=frozenset({"FP Bkg"}), sort="file", descending=False),
+    BilletFilter(subset="well", site="A", sort="MC"),
+    BilletFilter(character="7", sort="FN"),
+    BilletFilter(kinds=frozenset({"CB wrong", "needs review"}), text="b"),
+]
+
+
+@pytest.mark.parametrize("billet_filter", FILTERS, ids=range(len(FILTERS)))
+def test_filters_and_sorting_return_exactly_the_billets_the_store_holds(evaluated,
+                                                                        billet_filter):
+    _, folder = evaluated
+    billets, boxes = _all_billets(folder)
+    browser = BilletBrowser(folder)
+    expected = _expected(billets, boxes, billet_filter)
+    assert browser.ids(billet_filter) == expected
+    assert browser.count(billet_filter) == len(expected)
+    pages = browser.page(billet_filter, 0, 5) + browser.page(billet_filter, 5, 1000)
+    assert [row["id"] for row in pages] == expected
+    browser.close()
+
+
+def test_the_filters_are_not_vacuous(evaluated):
+    """The demo evaluation has billets on both sides of the filters tested above."""
+    _, folder = evaluated
+    billets, boxes = _all_billets(folder)
+    for billet_filter in FILTERS[1:3] + FILTERS[5:6]:
+        assert 0 < len(_expected(billets, boxes, billet_filter)) < len(billets)
+
+
+def test_wrong_characters_align_a_read_with_the_true_id():
+    assert wrong_characters("123456", "123456") == [False] * 6
+    assert wrong_characters("123456", "129456") == [False, False, True, False, False, False]
+    # One digit missed: the rest still line up.
+    assert wrong_characters("123456", "12456") == [False] * 5
+    assert wrong_characters("123456", "1234567") == [False] * 6 + [True]
+    assert wrong_characters("123", None) == []
+
+
+def test_a_billets_photograph_is_found_and_its_boxes_read(evaluated):
+    project, folder = evaluated
+    browser = BilletBrowser(folder)
+    row = browser.page(BilletFilter(), 0, 1)[0]
+    path = resolve_image(row["file_name"], browser.summary_inputs(), browser.path)
+    assert path is not None and path.is_file() and project.contains(path)
+    boxes = browser.boxes(row["id"])
+    assert sum(b.kind in ("TP", "MC", "FN") for b in boxes) == browser.billet(row["id"])[
+        "digits"]
+    browser.close()
+
+
+# -- the studio page ----------------------------------------------------------------------
+
+def test_the_page_filters_walks_and_opens_a_billet_in_labelling(qtbot, evaluated,
+                                                                monkeypatch):
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import Qt
+    from studio_driver import open_studio, wait_idle
+
+    from billet_studio.gui.main_window import MainWindow
+
+    project, folder = evaluated
+    monkeypatch.setattr(MainWindow, "ask_unsaved_changes", lambda self: None)
+    window = open_studio(qtbot, project.root)
+    page = window.errors_page
+    window.pages.setCurrentWidget(page)
+    assert page.evaluation.currentData() == str(folder)
+    billets, boxes = _all_billets(folder)
+    assert page.model.total == len(billets)
+    # Ticking MC lists exactly the billets with a misclassified digit.
+    mc = next(page.kinds.item(i) for i in range(page.kinds.count())
+              if page.kinds.item(i).text() == "MC")
+    mc.setCheckState(Qt.CheckState.Checked)
+    expected = _expected(billets, boxes, BilletFilter(kinds=frozenset({"MC"})))
+    assert [page.model.billet_id(r) for r in range(page.model.rowCount())] == expected
+    assert page.count.text() == f"{len(expected)} billets"
+    # The first billet is shown with every box the store holds for it (ignored ones aside).
+    qtbot.waitUntil(lambda: page.current_billet == expected[0]
+                    and page.shown_request == page._request, timeout=20_000)
+    shown = [b for b in BilletBrowser(folder).boxes(expected[0]) if b.kind != "ignored"]
+    assert len(page.view.overlay_items()) == len(shown)
+    # A photograph that arrives for an older request (another billet, or the same billet
+    # id of another evaluation) is not shown.
+    stale = page._request - 1
+    page._photo_loaded(stale, np.zeros((8, 8, 3), np.uint8), None, "")
+    assert page.shown_request == page._request and page.view.image_rect.width() > 8
+    # J and K walk the filtered list.
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_J)
+    assert page.current_billet == expected[1]
+    qtbot.keyClick(page.table, Qt.Key.Key_K)
+    assert page.current_billet == expected[0]
+    # Sorting by a column re-queries in that order.
+    page.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by file name
+    names = [page.model.rows[r]["file_name"] for r in range(page.model.rowCount())]
+    assert names == sorted(names)
+    # Open in labelling: the labelling page shows that very photograph.
+    page.table.selectRow(1)
+    target = page.current_path
+    assert target is not None
+    page.open_button.click()
+    wait_idle(window)
+    assert window.pages.currentWidget() is window.label_page
+    assert window.label_page.session is not None
+    assert window.label_page.session.image_path.resolve() == target.resolve()
