@@ -119,6 +119,23 @@ def test_wrong_characters_align_a_read_with_the_true_id():
     assert wrong_characters("123", None) == []
 
 
+def test_the_cli_lists_and_exports_the_same_billets(evaluated, tmp_path, capsys):
+    _, folder = evaluated
+    billets, boxes = _all_billets(folder)
+    expected = _expected(billets, boxes, BilletFilter(kinds=frozenset({"FN"}),
+                                                      subset="poor_or_partial"))
+    assert main(["evaluate", "billets", str(folder), "--kind", "FN", "--subset",
+                 "poor_or_partial", "--show", "3"]) == 0
+    assert capsys.readouterr().out.startswith(f"{len(expected)} billets")
+    out = tmp_path / "fn.csv"
+    assert main(["evaluate", "billets", str(folder), "--kind", "FN", "--subset",
+                 "poor_or_partial", "--csv", str(out)]) == 0
+    by_id = {b["id"]: b["file_name"] for b in billets}
+    assert [line.split(",")[0] for line in out.read_text().splitlines()[1:]] == [
+        by_id[i] for i in expected]
+    assert main(["evaluate", "billets", str(folder), "--kind", "XX"]) == 2
+
+
 def test_a_billets_photograph_is_found_and_its_boxes_read(evaluated):
     project, folder = evaluated
     browser = BilletBrowser(folder)
@@ -176,6 +193,14 @@ def test_the_page_filters_walks_and_opens_a_billet_in_labelling(qtbot, evaluated
     page.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by file name
     names = [page.model.rows[r]["file_name"] for r in range(page.model.rowCount())]
     assert names == sorted(names)
+    # The filtered list exports as CSV (in the table's order), the view as a PNG.
+    csv_path = project.root.parent / "mc.csv"
+    assert page.export_csv(csv_path) == len(expected)
+    lines = csv_path.read_text().splitlines()
+    assert len(lines) == len(expected) + 1 and lines[0].startswith("file_name,")
+    assert [line.split(",")[0] for line in lines[1:]] == names
+    png = project.root.parent / "view.png"
+    assert page.save_view_png(png) and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Open in labelling: the labelling page shows that very photograph.
     page.table.selectRow(1)
     target = page.current_path

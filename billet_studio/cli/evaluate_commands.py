@@ -21,6 +21,32 @@ _COLUMNS = (("TP", "TP"), ("MC", "MC"), ("FN", "FN"), ("FP", "FP"), ("CB", "CB")
             ("CB_raw", "CB raw"), ("CB_prior", "CB prior"))
 
 
+def cmd_evaluate_billets(args: argparse.Namespace) -> int:
+    from billet_studio.evaluation.browse import BilletBrowser, BilletFilter
+
+    billet_filter = BilletFilter(kinds=frozenset(args.kind), subset=args.subset,
+                                 site=args.site, character=args.character, text=args.text,
+                                 sort=args.sort, descending=not args.ascending)
+    browser = BilletBrowser(Path(args.evaluation))
+    try:
+        total = browser.count(billet_filter)
+        if args.csv:
+            written = browser.write_csv(billet_filter, Path(args.csv))
+            print(f"wrote {written} billets to {args.csv}")
+            return 0
+        print(f"{total} billets")
+        print(f"{'billet':<28} {'subset':<8} {'site':<5} {'true ID':<14} {'raw read':<14} "
+              f"{'prior read':<14} {'TP':>3} {'MC':>3} {'FN':>3} {'FP':>3}")
+        for row in browser.page(billet_filter, 0, args.show):
+            print(f"{row['file_name'][-28:]:<28} {row['visibility'] or '':<8} "
+                  f"{row['site'] or '':<5} {row['true_id']:<14} {row['raw_read']:<14} "
+                  f"{row['prior_read'] or '—':<14} {row['tp']:>3} {row['mc']:>3} "
+                  f"{row['fn']:>3} {row['fp']:>3}")
+    finally:
+        browser.close()
+    return 0
+
+
 def add_evaluate_commands(add: Callable[..., argparse.ArgumentParser],
                           group: Callable[[str, str], Any]) -> None:
     evaluate = group("evaluate", "score a reader's detections against ground truth")
@@ -51,6 +77,25 @@ def add_evaluate_commands(add: Callable[..., argparse.ArgumentParser],
                          help="resamples for the 95%% intervals (0: none)")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--no-report", action="store_true", help="skip report.html")
+    command = add("billets", cmd_evaluate_billets,
+                  "list an evaluation's billets, filtered and sorted as the studio's error "
+                  "browser does; --csv writes them all", evaluate)
+    command.add_argument("evaluation", help="evaluation folder (or its records.sqlite)")
+    command.add_argument("--kind", action="append", default=[],
+                         help="keep billets with this error (repeatable): MC, FN, FP, "
+                              "'FP Loc|Cls|Dupe|Bkg|Both', 'CB wrong', 'needs review'")
+    command.add_argument("--subset", default="all",
+                         help="all, well, poor_or_partial, poor or partial")
+    command.add_argument("--site")
+    command.add_argument("--character", help="billets where it is misread, missed or "
+                                             "falsely found")
+    command.add_argument("--text", default="", help="part of the true ID, a read or the file")
+    command.add_argument("--sort", default="errors",
+                         help="errors, file, 'true ID', 'raw score', 'prior score', MC, FN, "
+                              "FP, TP or site")
+    command.add_argument("--ascending", action="store_true")
+    command.add_argument("--show", type=int, default=20, help="billets printed")
+    command.add_argument("--csv", help="write every billet the filter keeps to this file")
     command = add("compare", cmd_evaluate_compare,
                   "list the billets that got better or worse from evaluation A to B", evaluate)
     command.add_argument("before", help="evaluation folder A")

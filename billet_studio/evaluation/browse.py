@@ -171,6 +171,29 @@ class BilletBrowser:
                                      pred, top))
         return records
 
+    def write_csv(self, billet_filter: BilletFilter, path: Path | str) -> int:
+        """Write every billet the filter keeps, in its order, as CSV (atomically; the
+        wrong characters of each read as positions); returns how many."""
+        import csv
+
+        from billet_studio.annotations.atomic import atomic_stream
+
+        where, params = self._where(billet_filter)
+        rows = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM billets WHERE {where} "
+                               f"{billet_filter.order()}", params)
+        count = 0
+        with atomic_stream(path, text=True) as stream:
+            writer = csv.writer(stream)
+            writer.writerow([*COLUMNS[1:], "raw_wrong_at", "prior_wrong_at"])
+            for row in rows:
+                record = dict(zip(COLUMNS, row, strict=True))
+                wrong = [" ".join(str(i) for i, bad in enumerate(
+                    wrong_characters(record["true_id"], record[key])) if bad)
+                    for key in ("raw_read", "prior_read")]
+                writer.writerow([record[c] for c in COLUMNS[1:]] + wrong)
+                count += 1
+        return count
+
     def sites(self) -> list[str]:
         return [row[0] for row in self.db.execute(
             "SELECT DISTINCT site FROM billets WHERE site IS NOT NULL ORDER BY site")]

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QBuffer, QIODevice, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from billet_studio.annotations import AnnotationError, Project
+from billet_studio.annotations import AnnotationError, Project, atomic_write_bytes
 from billet_studio.evaluation.browse import (
     ERROR_KINDS,
     BilletBrowser,
@@ -117,11 +118,19 @@ class ErrorsPage(QWidget):
         self.open_button.setToolTip("Fix this billet's labels (a wrong label often shows as "
                                     "an FN and an FP on the same digit)")
         self.open_button.clicked.connect(self.request_labelling)
+        self.csv_button = QPushButton("Export CSV…")
+        self.csv_button.setToolTip("Every billet the filter keeps, in the table's order")
+        self.csv_button.clicked.connect(lambda: self.export_csv())
+        self.png_button = QPushButton("Save view as PNG…")
+        self.png_button.clicked.connect(lambda: self.save_view_png())
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.kinds)
-        column.addWidget(self.count)
+        counts = QHBoxLayout()
+        counts.addWidget(self.count, 1)
+        counts.addWidget(self.csv_button)
+        column.addLayout(counts)
         column.addWidget(self.table, 1)
         right = QWidget()
         column = QVBoxLayout(right)
@@ -129,6 +138,7 @@ class ErrorsPage(QWidget):
         column.addWidget(self.view, 1)
         row = QHBoxLayout()
         row.addWidget(self.details, 1)
+        row.addWidget(self.png_button)
         row.addWidget(self.open_button)
         column.addLayout(row)
         splitter = QSplitter()
@@ -263,6 +273,45 @@ class ErrorsPage(QWidget):
             self.message.emit("⚠ this billet's photograph was not found")
             return
         self.open_in_labelling.emit(self.current_path)
+
+    def export_csv(self, path: Path | None = None) -> int:
+        """Write the filtered list as CSV (asks where when ``path`` is None)."""
+        if self.browser is None:
+            return 0
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export billets as CSV",
+                                                    "billets.csv", "CSV (*.csv)")
+            if not chosen:
+                return 0
+            path = Path(chosen)
+        try:
+            written = self.browser.write_csv(self.model.filter, path)
+        except (AnnotationError, OSError) as error:
+            self.message.emit(f"⚠ {path} was not written: {error}")
+            return 0
+        self.message.emit(f"Wrote {written} billets to {path}")
+        return written
+
+    def save_view_png(self, path: Path | None = None) -> bool:
+        """Save the billet view as shown (overlays, zoom) as a PNG."""
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Save the view as PNG",
+                                                    "billet.png", "PNG (*.png)")
+            if not chosen:
+                return False
+            path = Path(chosen)
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not self.view.grab().save(buffer, "PNG"):
+            self.message.emit("⚠ the view could not be encoded")
+            return False
+        try:
+            atomic_write_bytes(path, bytes(buffer.data()))
+        except (AnnotationError, OSError) as error:
+            self.message.emit(f"⚠ {path} was not written: {error}")
+            return False
+        self.message.emit(f"Saved the view to {path}")
+        return True
 
     def shutdown(self) -> None:
         if self.browser is not None:
