@@ -119,6 +119,24 @@ def test_wrong_characters_align_a_read_with_the_true_id():
     assert wrong_characters("123", None) == []
 
 
+def test_the_confusion_matrix_from_the_store_is_the_evaluations(evaluated):
+    import json
+
+    import numpy as np
+
+    _, folder = evaluated
+    browser = BilletBrowser(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert np.array_equal(browser.confusion(BilletFilter()), np.array(summary["confusion"]))
+    # Filtered to a subset, it counts only that subset's boxes.
+    billets, boxes = _all_billets(folder)
+    poor = {b["id"] for b in billets if b["visibility"] == "poor"}
+    expected = sum(1 for x in boxes if x["billet"] in poor and x["kind"] in ("TP", "MC", "FN"))
+    matrix = browser.confusion(BilletFilter(subset="poor"))
+    assert matrix[:-1].sum() == expected  # every digit of the subset, found or missed
+    browser.close()
+
+
 def test_the_cli_lists_and_exports_the_same_billets(evaluated, tmp_path, capsys):
     _, folder = evaluated
     billets, boxes = _all_billets(folder)
@@ -201,6 +219,29 @@ def test_the_page_filters_walks_and_opens_a_billet_in_labelling(qtbot, evaluated
     assert [line.split(",")[0] for line in lines[1:]] == names
     png = project.root.parent / "view.png"
     assert page.save_view_png(png) and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The confusion tab: clicking a cell lists exactly the billets with such a digit, and
+    # the gallery shows a crop of each of those digits.
+    mc.setCheckState(Qt.CheckState.Unchecked)
+    page.right.setCurrentIndex(1)  # the matrix is counted on a worker thread
+    qtbot.waitUntil(lambda: page.confusion.confusion.matrix.size > 0, timeout=20_000)
+    matrix = page.confusion.confusion.matrix
+    n = len(page.browser.classes)
+    off = [(r, c) for r in range(n) for c in range(n) if r != c and matrix[r, c]]
+    assert off, "the stand-in reader misreads some digits"
+    row, column = off[0]
+    true, predicted = page.browser.classes[row], page.browser.classes[column]
+    page.confusion.clicked.emit(page.confusion.confusion.index(row, column))
+    wanted = {x["billet"] for x in boxes if x["kind"] == "MC" and x["true_label"] == true
+              and x["pred_label"] == predicted}
+    listed = [page.model.billet_id(r) for r in range(page.model.rowCount())]
+    assert sorted(listed) == sorted(wanted)
+    qtbot.waitUntil(lambda: page.gallery.count() == min(48, int(matrix[row, column])),
+                    timeout=20_000)
+    assert all(not page.gallery.item(i).icon().isNull() for i in range(page.gallery.count()))
+    page.filter_by_confusion(None, None)
+    assert page.model.total == len(billets)
+    page.right.setCurrentIndex(0)
+    page.table.selectRow(1)
     # Open in labelling: the labelling page shows that very photograph.
     page.table.selectRow(1)
     target = page.current_path

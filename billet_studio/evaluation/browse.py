@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from billet_studio.evaluation.matching import FP_TYPES
 from billet_studio.evaluation.scoring import SUBSETS
@@ -42,7 +44,9 @@ class BilletFilter:
 
     A billet passes when it has every error kind in ``kinds``; ``character`` keeps the
     billets where that character is misread, missed or falsely found; ``text`` matches
-    the true ID, the raw read, the prior read or the file name (case-insensitive).
+    the true ID, the raw read, the prior read or the file name (case-insensitive);
+    ``confusion`` (true, predicted) keeps the billets with a digit in that cell of the
+    confusion matrix (None: background as the true side, missed as the predicted side).
     """
 
     kinds: frozenset[str] = frozenset()
@@ -52,6 +56,7 @@ class BilletFilter:
     text: str = ""
     sort: str = "errors"
     descending: bool = True
+    confusion: tuple[str | None, str | None] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(ERROR_KINDS)
@@ -62,9 +67,10 @@ class BilletFilter:
         if self.sort not in SORT_KEYS:
             raise ValueError(f"sort must be one of {tuple(SORT_KEYS)}, got {self.sort!r}")
 
-    def where(self, character_table: str | None = None) -> tuple[str, list[Any]]:
-        """The SQL condition on ``billets`` and its parameters (``character_table``: a
-        table of the billet ids the character filter keeps, made ahead)."""
+    def where(self, character_table: str | None = None, confusion_table: str | None = None
+              ) -> tuple[str, list[Any]]:
+        """The SQL condition on ``billets`` and its parameters (``character_table``,
+        ``confusion_table``: tables of the billet ids those filters keep, made ahead)."""
         clauses = [_SUBSET_SQL[self.subset], *(_KIND_SQL[k] for k in sorted(self.kinds))]
         params: list[Any] = []
         if self.site is not None:
@@ -75,6 +81,11 @@ class BilletFilter:
                 raise ValueError("a character filter needs its table of billets "
                                  "(BilletBrowser makes it)")
             clauses.append(f"id IN (SELECT billet FROM {character_table})")
+        if self.confusion is not None:
+            if confusion_table is None:
+                raise ValueError("a confusion filter needs its table of billets "
+                                 "(BilletBrowser makes it)")
+            clauses.append(f"id IN (SELECT billet FROM {confusion_table})")
         if self.text.strip():
             pattern = f"%{self.text.strip()}%"
             clauses.append("(true_id LIKE ? OR raw_read LIKE ? OR prior_read LIKE ? "
@@ -85,6 +96,17 @@ class BilletFilter:
     def order(self) -> str:
         direction = "DESC" if self.descending else "ASC"
         return f"ORDER BY {SORT_KEYS[self.sort]} {direction}, id ASC"
+
+
+def confusion_condition(true: str | None, predicted: str | None) -> tuple[str, list[Any]]:
+    """The boxes in one cell of the confusion matrix (SQL on ``boxes``)."""
+    if true is None and predicted is None:
+        raise ValueError("a confusion cell needs a true or a predicted class")
+    if true is None:
+        return "kind = 'FP' AND pred_label = ?", [predicted]
+    if predicted is None:
+        return "kind = 'FN' AND true_label = ?", [true]
+    return "kind IN ('TP', 'MC') AND true_label = ? AND pred_label = ?", [true, predicted]
 
 
 @dataclass(frozen=True)
@@ -111,27 +133,35 @@ class BilletBrowser:
         self.db = open_store(self.path)
         self.meta = read_meta(self.db)
         self.classes: tuple[str, ...] = tuple(self.meta.get("classes", ()))
-        #: Temporary tables of the billets each character filter keeps (made once each:
-        #: the boxes are scanned once, not by every query).
-        self._character_tables: dict[str, str] = {}
+        #: Temporary tables of the billets each character or confusion-cell filter keeps
+        #: (made once each: the boxes are scanned once, not by every query).
+        self._billet_tables: dict[tuple[Any, ...], str] = {}
 
     def close(self) -> None:
         self.db.close()
 
+    def _billet_table(self, key: tuple[Any, ...], select: str, params: list[Any]) -> str:
+        """A temporary table of the billet ids ``select`` finds (made once per key)."""
+        if key not in self._billet_tables:
+            table = f"temp.billets_{len(self._billet_tables)}"
+            self.db.execute(f"CREATE TABLE {table} (billet INTEGER PRIMARY KEY)")
+            self.db.execute(f"INSERT OR IGNORE INTO {table} {select}", params)
+            self._billet_tables[key] = table
+        return self._billet_tables[key]
+
     def _where(self, billet_filter: BilletFilter) -> tuple[str, list[Any]]:
-        char = billet_filter.character
-        if char is None:
-            return billet_filter.where()
-        if char not in self._character_tables:
-            table = f"temp.character_{len(self._character_tables)}"
-            self.db.execute(
-                f"CREATE TABLE {table} (billet INTEGER PRIMARY KEY)")
-            self.db.execute(
-                f"INSERT OR IGNORE INTO {table} SELECT billet FROM boxes WHERE true_label = ? "
-                "AND kind IN ('MC', 'FN') UNION SELECT billet FROM boxes WHERE pred_label = ? "
-                "AND kind IN ('MC', 'FP')", (char, char))
-            self._character_tables[char] = table
-        return billet_filter.where(self._character_tables[char])
+        char, cell = billet_filter.character, billet_filter.confusion
+        character_table = confusion_table = None
+        if char is not None:
+            character_table = self._billet_table(
+                ("character", char), "SELECT billet FROM boxes WHERE true_label = ? AND kind "
+                "IN ('MC', 'FN') UNION SELECT billet FROM boxes WHERE pred_label = ? AND kind "
+                "IN ('MC', 'FP')", [char, char])
+        if cell is not None:
+            condition, values = confusion_condition(*cell)
+            confusion_table = self._billet_table(
+                ("cell", *cell), f"SELECT billet FROM boxes WHERE {condition}", values)
+        return billet_filter.where(character_table, confusion_table)
 
     def count(self, billet_filter: BilletFilter) -> int:
         where, params = self._where(billet_filter)
@@ -193,6 +223,38 @@ class BilletBrowser:
                 writer.writerow([record[c] for c in COLUMNS[1:]] + wrong)
                 count += 1
         return count
+
+    def confusion(self, billet_filter: BilletFilter) -> np.ndarray:
+        """The confusion matrix of the billets the filter keeps (its own confusion cell
+        aside): rows the classes then background, columns the classes then missed, as
+        ``metrics.confusion_matrix`` lays it out."""
+        where, params = self._where(replace(billet_filter, confusion=None))
+        index = {name: i for i, name in enumerate(self.classes)}
+        size = len(self.classes) + 1
+        matrix = np.zeros((size, size), dtype=np.int64)
+        for kind, true, predicted, count in self.db.execute(
+                "SELECT kind, true_label, pred_label, COUNT(*) FROM boxes WHERE kind IN "
+                f"('TP', 'MC', 'FN', 'FP') AND billet IN (SELECT id FROM billets WHERE {where})"
+                " GROUP BY kind, true_label, pred_label", params):
+            row = index.get(true, size - 1) if kind != "FP" else size - 1
+            column = index.get(predicted, size - 1) if kind != "FN" else size - 1
+            matrix[row, column] += count
+        return matrix
+
+    def cell_boxes(self, billet_filter: BilletFilter, true: str | None,
+                   predicted: str | None, limit: int = 48
+                   ) -> list[tuple[int, str, tuple[float, float, float, float]]]:
+        """(billet id, file name, box) of up to ``limit`` digits in one confusion cell,
+        among the billets the filter keeps: what the crop gallery shows."""
+        where, params = self._where(replace(billet_filter, confusion=None))
+        condition, values = confusion_condition(true, predicted)
+        rows = self.db.execute(
+            "SELECT b.id, b.file_name, x.tx0, x.ty0, x.tx1, x.ty1, x.px0, x.py0, x.px1, "
+            f"x.py1 FROM boxes x JOIN billets b ON b.id = x.billet WHERE {condition} AND "
+            f"b.id IN (SELECT id FROM billets WHERE {where}) LIMIT ?",
+            [*values, *params, limit])
+        return [(row[0], row[1], tuple(row[2:6]) if row[2] is not None else tuple(row[6:10]))
+                for row in rows]
 
     def sites(self) -> list[str]:
         return [row[0] for row in self.db.execute(

@@ -152,6 +152,7 @@ class ReadDelegate(QStyledItemDelegate):
             option.palette.text().color()
         x = option.rect.x() + 4
         painter.save()
+        painter.setClipRect(option.rect.adjusted(0, 0, -2, 0))  # a long read stays in its cell
         for char, bad in zip(read, wrong, strict=True):
             font = bold if bad else option.font
             painter.setFont(font)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, Qt, QThreadPool, Signal
+from PySide6.QtCore import QBuffer, QIODevice, QObject, QRectF, Qt, QThreadPool, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsSimpleTextItem
 
-from billet_studio.annotations import AnnotationError, read_image
+from billet_studio.annotations import AnnotationError, atomic_write_bytes, read_image
 from billet_studio.evaluation.browse import BoxRecord
 from billet_studio.gui.image_view import ImageView, display_image
 from billet_studio.gui.stamp_items import ROLE_KEY
@@ -103,6 +103,14 @@ class BilletView(ImageView):
             caption.setPos(x0, y0 - font.pixelSize() * 1.3 if box.kind != "FN" else y1)
             caption.setToolTip(box_tooltip(box))
             self.scene().addItem(caption)
+
+    def save_png(self, path: Path) -> None:
+        """The view as shown (overlays, zoom) as a PNG, written atomically."""
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not self.grab().save(buffer, "PNG"):
+            raise OSError("the view could not be encoded as PNG")
+        atomic_write_bytes(path, bytes(buffer.data()))
 
     def overlay_items(self) -> list[QGraphicsRectItem]:
         return [i for i in self.scene().items() if isinstance(i, QGraphicsRectItem)

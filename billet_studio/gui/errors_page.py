@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QIODevice, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QThreadPool, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from billet_studio.annotations import AnnotationError, Project, atomic_write_bytes
+from billet_studio.annotations import AnnotationError, Project
 from billet_studio.evaluation.browse import (
     ERROR_KINDS,
     BilletBrowser,
@@ -37,6 +38,8 @@ from billet_studio.evaluation.browse import (
 from billet_studio.evaluation.scoring import SUBSET_TITLES, SUBSETS
 from billet_studio.gui.billet_table import READ_COLUMNS, BilletTableModel, ReadDelegate
 from billet_studio.gui.billet_view import BilletView, PhotoLoader
+from billet_studio.gui.confusion_view import ConfusionView, CropGallery, count_confusion
+from billet_studio.gui.worker_task import WorkerTask
 
 ANY = "any"
 
@@ -47,6 +50,8 @@ class ErrorsPage(QWidget):
     message = Signal(str)
     #: Asks the studio to open this photograph on the labelling page.
     open_in_labelling = Signal(Path)
+    #: (store, filter, matrix) from the worker that counted it.
+    matrix_counted = Signal(Path, object, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,7 +59,13 @@ class ErrorsPage(QWidget):
         self.browser: BilletBrowser | None = None
         self.current_billet: int | None = None
         self.current_path: Path | None = None
+        #: The confusion cell (true, predicted) the table is filtered to, if any.
+        self.cell: tuple[str | None, str | None] | None = None
         self._request = 0
+        #: Confusion matrices counted, by filter (its cell aside), for the open store.
+        self._matrices: dict[BilletFilter, object] = {}
+        self._confusion_key: BilletFilter | None = None
+        self.matrix_counted.connect(self._matrix_counted)
         #: The request whose photograph the view shows (== _request when up to date).
         self.shown_request = 0
         self.model = BilletTableModel(self)
@@ -132,8 +143,8 @@ class ErrorsPage(QWidget):
         counts.addWidget(self.csv_button)
         column.addLayout(counts)
         column.addWidget(self.table, 1)
-        right = QWidget()
-        column = QVBoxLayout(right)
+        billet = QWidget()
+        column = QVBoxLayout(billet)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.view, 1)
         row = QHBoxLayout()
@@ -141,9 +152,13 @@ class ErrorsPage(QWidget):
         row.addWidget(self.png_button)
         row.addWidget(self.open_button)
         column.addLayout(row)
+        self.right = QTabWidget()
+        self.right.addTab(billet, "Billet")
+        self.right.addTab(self._build_confusion(), "Confusion")
+        self.right.currentChanged.connect(lambda _: self._refresh_confusion())
         splitter = QSplitter()
         splitter.addWidget(left)
-        splitter.addWidget(right)
+        splitter.addWidget(self.right)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([620, 700])
         layout = QVBoxLayout(self)
@@ -155,6 +170,29 @@ class ErrorsPage(QWidget):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             action.triggered.connect(lambda _=False, s=step: self.step(s))
             self.addAction(action)
+
+    def _build_confusion(self) -> QWidget:
+        self.confusion = ConfusionView()
+        self.confusion.cell_clicked.connect(self.filter_by_confusion)
+        self.gallery = CropGallery()
+        self.gallery.setMaximumHeight(220)
+        self.gallery.itemDoubleClicked.connect(
+            lambda item: self.select_billet(item.data(Qt.ItemDataRole.UserRole)))
+        self.confusion_filter = QLabel()
+        clear = QPushButton("Clear")
+        clear.clicked.connect(lambda: self.filter_by_confusion(None, None))
+        row = QHBoxLayout()
+        row.addWidget(self.confusion_filter, 1)
+        row.addWidget(clear)
+        widget = QWidget()
+        column = QVBoxLayout(widget)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(QLabel("True class down (bg: background), predicted across (miss: "
+                                "missed); click a cell to list its billets"))
+        column.addWidget(self.confusion, 1)
+        column.addLayout(row)
+        column.addWidget(self.gallery)
+        return widget
 
     # -- evaluations -------------------------------------------------------------------
 
@@ -180,6 +218,7 @@ class ErrorsPage(QWidget):
         data = self.evaluation.currentData()
         self.current_billet = None
         self.view.show_billet(None, None, [])  # nothing of the previous evaluation stays
+        self._matrices, self.cell = {}, None
         if self.browser is not None:
             self.model.set_browser(None)
             self.browser.close()
@@ -217,19 +256,68 @@ class ErrorsPage(QWidget):
                           if self.kinds.item(i).checkState() == Qt.CheckState.Checked)
         return replace(self.model.filter, kinds=kinds, subset=self.subset.currentData(),
                        site=self.site.currentData(), character=self.character.currentData(),
-                       text=self.text.text())
+                       text=self.text.text(), confusion=self.cell)
 
     def apply_filter(self) -> None:
         if self.browser is None:
             return
         self.model.set_filter(self.current_filter())
         self.count.setText(f"{self.model.total:,} billets")
+        self._refresh_confusion()
         if self.model.rows:
             self.table.selectRow(0)
         else:
             self.current_billet = None
             self.view.show_billet(None, None, [])
             self.details.setText("")
+
+    def filter_by_confusion(self, true: str | None, predicted: str | None) -> None:
+        """List the billets with a digit in this confusion cell, and show its crops (both
+        None: no confusion filter)."""
+        self.cell = None if true is None and predicted is None else (true, predicted)
+        self.apply_filter()
+        if self.cell is None or self.browser is None:
+            self.confusion_filter.setText("")
+            self.gallery.clear()
+            return
+        self.confusion_filter.setText(
+            f"billets with true {true or 'background'} → {predicted or 'missed'}")
+        inputs, root = self.browser.summary_inputs(), self.project.root if self.project else None
+        cells = [(billet, resolve_image(name, inputs, self.browser.path, root), box)
+                 for billet, name, box in self.browser.cell_boxes(
+                     self.model.filter, true, predicted)]
+        self.gallery.show_cells(cells)
+
+    def _refresh_confusion(self) -> None:
+        """Show the matrix for the filter (counted on a worker thread, once per filter;
+        only while the tab is on screen)."""
+        if self.browser is None or self.right.currentIndex() != 1:
+            return
+        key = replace(self.model.filter, confusion=None, sort="errors", descending=True)
+        self._confusion_key = key
+        if key in self._matrices:
+            self.confusion.confusion.set_matrix(self.browser.classes, self._matrices[key])
+            return
+        self.confusion_filter.setText("counting…")
+        path = self.browser.path
+        QThreadPool.globalInstance().start(WorkerTask(
+            lambda: self.matrix_counted.emit(path, key, count_confusion(path, key))))
+
+    def _matrix_counted(self, path: Path, key: BilletFilter, matrix) -> None:
+        if self.browser is None or path != self.browser.path:
+            return  # another evaluation since
+        self._matrices[key] = matrix
+        if key == self._confusion_key:
+            self.confusion.confusion.set_matrix(self.browser.classes, matrix)
+            if self.cell is None:
+                self.confusion_filter.setText("")
+
+    def select_billet(self, billet_id: int) -> None:
+        """Select a billet in the table (fetching rows as needed) and show it."""
+        row = self.model.row_of(billet_id)
+        if row >= 0:
+            self.right.setCurrentIndex(0)
+            self.table.selectRow(row)
 
     # -- the billet --------------------------------------------------------------------
 
@@ -300,13 +388,8 @@ class ErrorsPage(QWidget):
             if not chosen:
                 return False
             path = Path(chosen)
-        buffer = QBuffer()
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        if not self.view.grab().save(buffer, "PNG"):
-            self.message.emit("⚠ the view could not be encoded")
-            return False
         try:
-            atomic_write_bytes(path, bytes(buffer.data()))
+            self.view.save_png(path)
         except (AnnotationError, OSError) as error:
             self.message.emit(f"⚠ {path} was not written: {error}")
             return False
