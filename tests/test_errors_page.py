@@ -71,9 +71,12 @@ def _expected(billets: list[dict], boxes: list[dict], f: BilletFilter) -> list[i
             and (f.character is None or b["id"] in chars)
             and (not text or any(text in (b[k] or "").lower()
                                  for k in ("true_id", "raw_read", "prior_read", "file_name")))]
-    column = {"errors": "errors", "file": "file_name", "MC": "mc", "FN": "fn"}[f.sort]
+    column = {"errors": "errors", "file": "file_name", "MC": "mc", "FN": "fn",
+              "raw score": "raw_score", "prior score": "prior_score"}[f.sort]
     kept.sort(key=lambda b: b["id"])
-    kept.sort(key=lambda b: b[column], reverse=f.descending)
+    # SQLite orders NULL before every value.
+    kept.sort(key=lambda b: (b[column] is not None, b[column] if b[column] is not None else 0),
+              reverse=f.descending)
     return [b["id"] for b in kept]
 
 
@@ -85,6 +88,8 @@ FILTERS = [
     BilletFilter(subset="well", site="A", sort="MC"),
     BilletFilter(character="7", sort="FN"),
     BilletFilter(kinds=frozenset({"CB wrong", "needs review"}), text="b"),
+    BilletFilter(sort="raw score", descending=False),
+    BilletFilter(subset="poor", sort="prior score"),
 ]
 
 
@@ -106,8 +111,30 @@ def test_the_filters_are_not_vacuous(evaluated):
     """The demo evaluation has billets on both sides of the filters tested above."""
     _, folder = evaluated
     billets, boxes = _all_billets(folder)
-    for billet_filter in FILTERS[1:3] + FILTERS[5:6]:
-        assert 0 < len(_expected(billets, boxes, billet_filter)) < len(billets)
+    for billet_filter in FILTERS[1:]:
+        if billet_filter.kinds or billet_filter.character or billet_filter.text or \
+                billet_filter.subset != "all" or billet_filter.site:
+            assert 0 < len(_expected(billets, boxes, billet_filter)) < len(billets), \
+                billet_filter
+    # Scores with NULLs (billets with no read) are among what the score sorts order.
+    assert any(b["prior_score"] is None for b in billets)
+
+
+def test_a_confusion_cell_on_either_side_of_the_background(evaluated):
+    _, folder = evaluated
+    _, boxes = _all_billets(folder)
+    browser = BilletBrowser(folder)
+    missed = next(x["true_label"] for x in boxes if x["kind"] == "FN")
+    found = next(x["pred_label"] for x in boxes if x["kind"] == "FP")
+    for cell, kind in (((missed, None), "FN"), ((None, found), "FP")):
+        wanted = sorted({x["billet"] for x in boxes if x["kind"] == kind and (
+            x["true_label"] == cell[0] if kind == "FN" else x["pred_label"] == cell[1])})
+        assert wanted, cell
+        assert sorted(browser.ids(BilletFilter(confusion=cell))) == wanted
+        crops = browser.cell_boxes(BilletFilter(), *cell)
+        assert len(crops) == min(48, sum(1 for x in boxes if x["kind"] == kind and (
+            x["true_label"] == cell[0] if kind == "FN" else x["pred_label"] == cell[1])))
+    browser.close()
 
 
 def test_wrong_characters_align_a_read_with_the_true_id():
@@ -134,6 +161,19 @@ def test_the_confusion_matrix_from_the_store_is_the_evaluations(evaluated):
     expected = sum(1 for x in boxes if x["billet"] in poor and x["kind"] in ("TP", "MC", "FN"))
     matrix = browser.confusion(BilletFilter(subset="poor"))
     assert matrix[:-1].sum() == expected  # every digit of the subset, found or missed
+    browser.close()
+
+
+def test_text_is_matched_as_typed_not_as_a_pattern(evaluated):
+    _, folder = evaluated
+    billets, _ = _all_billets(folder)
+    browser = BilletBrowser(folder)
+    true_id = billets[0]["true_id"]
+    pattern = true_id[0] + "_" + true_id[2]  # as LIKE wildcards this would match it
+    literal = [b for b in billets if any(pattern in (b[k] or "") for k in (
+        "true_id", "raw_read", "prior_read", "file_name"))]
+    assert browser.count(BilletFilter(text=pattern)) == len(literal) == 0
+    assert browser.count(BilletFilter(text="%")) == 0
     browser.close()
 
 
@@ -213,7 +253,9 @@ def test_the_page_filters_walks_and_opens_a_billet_in_labelling(qtbot, evaluated
     assert names == sorted(names)
     # The filtered list exports as CSV (in the table's order), the view as a PNG.
     csv_path = project.root.parent / "mc.csv"
-    assert page.export_csv(csv_path) == len(expected)
+    with qtbot.waitSignal(page.csv_written, timeout=20_000) as written:
+        page.export_csv(csv_path)  # on a worker thread
+    assert written.args[1:] == [len(expected), ""]
     lines = csv_path.read_text().splitlines()
     assert len(lines) == len(expected) + 1 and lines[0].startswith("file_name,")
     assert [line.split(",")[0] for line in lines[1:]] == names
@@ -223,21 +265,23 @@ def test_the_page_filters_walks_and_opens_a_billet_in_labelling(qtbot, evaluated
     # the gallery shows a crop of each of those digits.
     mc.setCheckState(Qt.CheckState.Unchecked)
     page.right.setCurrentIndex(1)  # the matrix is counted on a worker thread
-    qtbot.waitUntil(lambda: page.confusion.confusion.matrix.size > 0, timeout=20_000)
-    matrix = page.confusion.confusion.matrix
+    qtbot.waitUntil(lambda: page.confusion.view.confusion.matrix.size > 0, timeout=20_000)
+    matrix = page.confusion.view.confusion.matrix
     n = len(page.browser.classes)
     off = [(r, c) for r in range(n) for c in range(n) if r != c and matrix[r, c]]
     assert off, "the stand-in reader misreads some digits"
     row, column = off[0]
     true, predicted = page.browser.classes[row], page.browser.classes[column]
-    page.confusion.clicked.emit(page.confusion.confusion.index(row, column))
+    page.confusion.view.clicked.emit(page.confusion.view.confusion.index(row, column))
     wanted = {x["billet"] for x in boxes if x["kind"] == "MC" and x["true_label"] == true
               and x["pred_label"] == predicted}
     listed = [page.model.billet_id(r) for r in range(page.model.rowCount())]
     assert sorted(listed) == sorted(wanted)
-    qtbot.waitUntil(lambda: page.gallery.count() == min(48, int(matrix[row, column])),
+    gallery = page.confusion.gallery
+    qtbot.waitUntil(lambda: gallery.count() == min(48, int(matrix[row, column])),
                     timeout=20_000)
-    assert all(not page.gallery.item(i).icon().isNull() for i in range(page.gallery.count()))
+    assert all(not gallery.item(i).icon().isNull() for i in range(gallery.count()))
+    assert f"true {true} → {predicted}" in page.confusion.state.text()
     page.filter_by_confusion(None, None)
     assert page.model.total == len(billets)
     page.right.setCurrentIndex(0)

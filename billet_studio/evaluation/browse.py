@@ -24,17 +24,19 @@ from billet_studio.evaluation.store import STORE_FILE, open_store, read_meta
 ERROR_KINDS = ("MC", "FN", "FP", *(f"FP {t}" for t in FP_TYPES), "CB wrong", "needs review")
 _KIND_SQL = {"MC": "mc > 0", "FN": "fn > 0", "FP": "fp > 0",
              **{f"FP {t}": f"fp_{t.lower()} > 0" for t in FP_TYPES},
-             "CB wrong": "cb_prior = 0", "needs review": "needs_review > 0"}
+             "CB wrong": "{cb} = 0", "needs review": "needs_review > 0"}
 _SUBSET_SQL = {"all": "1", "well": "visibility = 'well'",
                "poor_or_partial": "visibility IN ('poor', 'partial')",
                "poor": "visibility = 'poor'", "partial": "visibility = 'partial'"}
 #: Columns the table sorts by (what the user sees -> SQL).
 SORT_KEYS = {"errors": "errors", "file": "file_name", "true ID": "true_id",
              "raw score": "raw_score", "prior score": "prior_score", "MC": "mc", "FN": "fn",
-             "FP": "fp", "TP": "tp", "site": "site"}
+             "FP": "fp", "TP": "tp", "site": "site", "subset": "visibility", "CB": "cb",
+             "review": "needs_review"}
 #: What a page holds per billet.
+#: ``cb``: the billet read right, with the format prior when the evaluation had one.
 COLUMNS = ("id", "file_name", "visibility", "site", "true_id", "raw_read", "prior_read",
-           "raw_score", "prior_score", "tp", "mc", "fn", "fp", "cb_prior", "needs_review",
+           "raw_score", "prior_score", "tp", "mc", "fn", "fp", "cb", "needs_review",
            "errors")
 
 
@@ -67,11 +69,13 @@ class BilletFilter:
         if self.sort not in SORT_KEYS:
             raise ValueError(f"sort must be one of {tuple(SORT_KEYS)}, got {self.sort!r}")
 
-    def where(self, character_table: str | None = None, confusion_table: str | None = None
-              ) -> tuple[str, list[Any]]:
+    def where(self, character_table: str | None = None, confusion_table: str | None = None,
+              cb: str = "cb_prior") -> tuple[str, list[Any]]:
         """The SQL condition on ``billets`` and its parameters (``character_table``,
-        ``confusion_table``: tables of the billet ids those filters keep, made ahead)."""
-        clauses = [_SUBSET_SQL[self.subset], *(_KIND_SQL[k] for k in sorted(self.kinds))]
+        ``confusion_table``: tables of the billet ids those filters keep, made ahead;
+        ``cb``: the column that says a billet was read right)."""
+        clauses = [_SUBSET_SQL[self.subset],
+                   *(_KIND_SQL[k].format(cb=cb) for k in sorted(self.kinds))]
         params: list[Any] = []
         if self.site is not None:
             clauses.append("site IS ?")
@@ -87,15 +91,18 @@ class BilletFilter:
                                  "(BilletBrowser makes it)")
             clauses.append(f"id IN (SELECT billet FROM {confusion_table})")
         if self.text.strip():
-            pattern = f"%{self.text.strip()}%"
-            clauses.append("(true_id LIKE ? OR raw_read LIKE ? OR prior_read LIKE ? "
-                           "OR file_name LIKE ?)")
+            escaped = self.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_")  # the text is matched as typed: % and _ are no wildcards
+            pattern = f"%{escaped}%"
+            clauses.append("(true_id LIKE ? ESCAPE '\\' OR raw_read LIKE ? ESCAPE '\\' OR "
+                           "prior_read LIKE ? ESCAPE '\\' OR file_name LIKE ? ESCAPE '\\')")
             params += [pattern] * 4
         return " AND ".join(f"({c})" for c in clauses), params
 
-    def order(self) -> str:
+    def order(self, cb: str = "cb_prior") -> str:
         direction = "DESC" if self.descending else "ASC"
-        return f"ORDER BY {SORT_KEYS[self.sort]} {direction}, id ASC"
+        column = cb if self.sort == "CB" else SORT_KEYS[self.sort]
+        return f"ORDER BY {column} {direction}, id ASC"
 
 
 def confusion_condition(true: str | None, predicted: str | None) -> tuple[str, list[Any]]:
@@ -133,6 +140,10 @@ class BilletBrowser:
         self.db = open_store(self.path)
         self.meta = read_meta(self.db)
         self.classes: tuple[str, ...] = tuple(self.meta.get("classes", ()))
+        #: A billet is read right by its prior read when the evaluation had a format
+        #: prior, else by its raw read.
+        self.cb_column = ("cb_prior" if self.summary_inputs().get("id_format") is not None
+                          else "cb_raw")
         #: Temporary tables of the billets each character or confusion-cell filter keeps
         #: (made once each: the boxes are scanned once, not by every query).
         self._billet_tables: dict[tuple[Any, ...], str] = {}
@@ -146,6 +157,7 @@ class BilletBrowser:
             table = f"temp.billets_{len(self._billet_tables)}"
             self.db.execute(f"CREATE TABLE {table} (billet INTEGER PRIMARY KEY)")
             self.db.execute(f"INSERT OR IGNORE INTO {table} {select}", params)
+            self.db.commit()  # no transaction left open on the read-only store
             self._billet_tables[key] = table
         return self._billet_tables[key]
 
@@ -161,7 +173,10 @@ class BilletBrowser:
             condition, values = confusion_condition(*cell)
             confusion_table = self._billet_table(
                 ("cell", *cell), f"SELECT billet FROM boxes WHERE {condition}", values)
-        return billet_filter.where(character_table, confusion_table)
+        return billet_filter.where(character_table, confusion_table, self.cb_column)
+
+    def _select(self) -> str:
+        return ", ".join(f"{self.cb_column} AS cb" if c == "cb" else c for c in COLUMNS)
 
     def count(self, billet_filter: BilletFilter) -> int:
         where, params = self._where(billet_filter)
@@ -173,15 +188,16 @@ class BilletBrowser:
         """Up to ``limit`` billets from ``offset`` in the filter's order."""
         where, params = self._where(billet_filter)
         rows = self.db.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM billets WHERE {where} "
-            f"{billet_filter.order()} LIMIT ? OFFSET ?", [*params, limit, offset])
+            f"SELECT {self._select()} FROM billets WHERE {where} "
+            f"{billet_filter.order(self.cb_column)} LIMIT ? OFFSET ?", [*params, limit, offset])
         return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
 
     def ids(self, billet_filter: BilletFilter) -> list[int]:
-        """Every billet id the filter keeps, in its order (for J/K and CSV export)."""
+        """Every billet id the filter keeps, in the order the table shows them."""
         where, params = self._where(billet_filter)
         return [row[0] for row in self.db.execute(
-            f"SELECT id FROM billets WHERE {where} {billet_filter.order()}", params)]
+            f"SELECT id FROM billets WHERE {where} {billet_filter.order(self.cb_column)}",
+            params)]
 
     def billet(self, billet_id: int) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM billets WHERE id = ?", (billet_id,)).fetchone()
@@ -209,8 +225,8 @@ class BilletBrowser:
         from billet_studio.annotations.atomic import atomic_stream
 
         where, params = self._where(billet_filter)
-        rows = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM billets WHERE {where} "
-                               f"{billet_filter.order()}", params)
+        rows = self.db.execute(f"SELECT {self._select()} FROM billets WHERE {where} "
+                               f"{billet_filter.order(self.cb_column)}", params)
         count = 0
         with atomic_stream(path, text=True) as stream:
             writer = csv.writer(stream)
@@ -306,10 +322,24 @@ def resolve_image(file_name: str, inputs: dict[str, Any], store: Path,
 
 def find_evaluations(project_root: Path) -> list[Path]:
     """Every evaluation folder of a project (holding records.sqlite), newest first."""
-    found = []
+    found: list[tuple[float, Path]] = []
     for folder in ("evaluations", "runs", "experiments"):
         base = Path(project_root) / folder
         if base.is_dir():
-            found += [p.parent for p in base.rglob(STORE_FILE)]
-    return sorted(found, key=lambda p: (p / STORE_FILE).stat().st_mtime, reverse=True)
+            for store in base.rglob(STORE_FILE):
+                try:
+                    found.append((store.stat().st_mtime, store.parent))
+                except OSError:
+                    continue  # removed while listing
+    return [folder for _, folder in sorted(found, key=lambda item: item[0], reverse=True)]
+
+
+def count_confusion(path: Path, billet_filter: BilletFilter) -> np.ndarray:
+    """A store's confusion matrix on a connection of the calling thread's own (for a
+    worker: sqlite connections stay on the thread that made them)."""
+    browser = BilletBrowser(path)
+    try:
+        return browser.confusion(billet_filter)
+    finally:
+        browser.close()
 

@@ -16,11 +16,12 @@ from billet_studio.evaluation.browse import BilletBrowser, BilletFilter, wrong_c
 PAGE = 200
 #: (header, row key, sort key or None)
 TABLE_COLUMNS = (
-    ("Billet", "file_name", "file"), ("Subset", "visibility", None), ("Site", "site", "site"),
+    ("Billet", "file_name", "file"), ("Subset", "visibility", "subset"),
+    ("Site", "site", "site"),
     ("True ID", "true_id", "true ID"), ("Raw read", "raw_read", "raw score"),
     ("Prior read", "prior_read", "prior score"), ("TP", "tp", "TP"), ("MC", "mc", "MC"),
-    ("FN", "fn", "FN"), ("FP", "fp", "FP"), ("CB", "cb_prior", None),
-    ("Review", "needs_review", None), ("Errors", "errors", "errors"))
+    ("FN", "fn", "FN"), ("FP", "fp", "FP"), ("CB", "cb", "CB"),
+    ("Review", "needs_review", "review"), ("Errors", "errors", "errors"))
 READ_COLUMNS = (4, 5)
 WRONG = QColor(215, 40, 40)
 Index = QModelIndex | QPersistentModelIndex
@@ -93,8 +94,8 @@ class BilletTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if key == "file_name":
                 return value.replace("\\", "/").rsplit("/", 1)[-1]
-            if key in ("cb_prior", "needs_review"):
-                return {"cb_prior": "✓" if value else "✗",
+            if key in ("cb", "needs_review"):
+                return {"cb": "✓" if value else "✗",
                         "needs_review": "review" if value else ""}[key]
             return "" if value is None else str(value)
         if role == Qt.ItemDataRole.ToolTipRole and key == "file_name":
@@ -105,13 +106,13 @@ class BilletTableModel(QAbstractTableModel):
                     + (f", score {score:.3f}" if score is not None else ""))
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 6:
             return int(Qt.AlignmentFlag.AlignCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and key == "cb_prior":
+        if role == Qt.ItemDataRole.ForegroundRole and key == "cb":
             return QColor(40, 150, 60) if value else WRONG
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         key = TABLE_COLUMNS[column][2]
-        if key is None:
+        if key is None:  # not sortable (the view's arrow is put back by the page)
             return
         self.set_filter(replace(self.filter, sort=key,
                                 descending=order == Qt.SortOrder.DescendingOrder))

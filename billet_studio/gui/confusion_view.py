@@ -13,7 +13,6 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSize,
     Qt,
     QThreadPool,
@@ -23,14 +22,12 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QTableView
 
 from billet_studio.annotations import AnnotationError, read_image
-from billet_studio.evaluation.browse import BilletBrowser, BilletFilter
+from billet_studio.gui.billet_table import ROOT, Index
 from billet_studio.gui.image_view import display_image
 from billet_studio.gui.worker_task import WorkerTask
 
 BACKGROUND, MISSED = "background", "missed"
 CROP_PX = 72
-Index = QModelIndex | QPersistentModelIndex
-ROOT = QModelIndex()
 
 
 class ConfusionModel(QAbstractTableModel):
@@ -172,13 +169,3 @@ def crop_digit(pixels: np.ndarray, box: tuple[float, ...], margin: float = 0.25
     image = display_image(np.ascontiguousarray(pixels[top:bottom, left:right]))
     return image.scaled(CROP_PX, CROP_PX, Qt.AspectRatioMode.KeepAspectRatio,
                         Qt.TransformationMode.SmoothTransformation)
-
-
-def count_confusion(path: Path, billet_filter: BilletFilter) -> np.ndarray:
-    """The confusion matrix of a store on a connection of the calling thread's own (for a
-    worker: sqlite connections stay on the thread that made them)."""
-    browser = BilletBrowser(path)
-    try:
-        return browser.confusion(billet_filter)
-    finally:
-        browser.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QThreadPool, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,7 +38,7 @@ from billet_studio.evaluation.browse import (
 from billet_studio.evaluation.scoring import SUBSET_TITLES, SUBSETS
 from billet_studio.gui.billet_table import READ_COLUMNS, BilletTableModel, ReadDelegate
 from billet_studio.gui.billet_view import BilletView, PhotoLoader
-from billet_studio.gui.confusion_view import ConfusionView, CropGallery, count_confusion
+from billet_studio.gui.confusion_panel import ConfusionPanel
 from billet_studio.gui.worker_task import WorkerTask
 
 ANY = "any"
@@ -50,8 +50,8 @@ class ErrorsPage(QWidget):
     message = Signal(str)
     #: Asks the studio to open this photograph on the labelling page.
     open_in_labelling = Signal(Path)
-    #: (store, filter, matrix) from the worker that counted it.
-    matrix_counted = Signal(Path, object, object)
+    #: (CSV file, billets written, error) from the worker that wrote it.
+    csv_written = Signal(Path, int, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -62,10 +62,7 @@ class ErrorsPage(QWidget):
         #: The confusion cell (true, predicted) the table is filtered to, if any.
         self.cell: tuple[str | None, str | None] | None = None
         self._request = 0
-        #: Confusion matrices counted, by filter (its cell aside), for the open store.
-        self._matrices: dict[BilletFilter, object] = {}
-        self._confusion_key: BilletFilter | None = None
-        self.matrix_counted.connect(self._matrix_counted)
+        self.csv_written.connect(self._csv_written)
         #: The request whose photograph the view shows (== _request when up to date).
         self.shown_request = 0
         self.model = BilletTableModel(self)
@@ -97,7 +94,12 @@ class ErrorsPage(QWidget):
         self.text.setClearButtonEnabled(True)
         for combo in (self.subset, self.site, self.character):
             combo.currentIndexChanged.connect(lambda _: self.apply_filter())
-        self.text.textChanged.connect(lambda _: self.apply_filter())
+        # Typing filters once the keys pause (each filter is a query over every billet).
+        self.text_timer = QTimer(self)
+        self.text_timer.setSingleShot(True)
+        self.text_timer.setInterval(250)
+        self.text_timer.timeout.connect(self.apply_filter)
+        self.text.textChanged.connect(lambda _: self.text_timer.start())
         self.count = QLabel()
         top = QHBoxLayout()
         for label, widget in (("Evaluation", self.evaluation), ("Subset", self.subset),
@@ -154,7 +156,10 @@ class ErrorsPage(QWidget):
         column.addLayout(row)
         self.right = QTabWidget()
         self.right.addTab(billet, "Billet")
-        self.right.addTab(self._build_confusion(), "Confusion")
+        self.confusion = ConfusionPanel()
+        self.confusion.cell_chosen.connect(self.filter_by_confusion)
+        self.confusion.billet_chosen.connect(self.select_billet)
+        self.right.addTab(self.confusion, "Confusion")
         self.right.currentChanged.connect(lambda _: self._refresh_confusion())
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -170,29 +175,6 @@ class ErrorsPage(QWidget):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             action.triggered.connect(lambda _=False, s=step: self.step(s))
             self.addAction(action)
-
-    def _build_confusion(self) -> QWidget:
-        self.confusion = ConfusionView()
-        self.confusion.cell_clicked.connect(self.filter_by_confusion)
-        self.gallery = CropGallery()
-        self.gallery.setMaximumHeight(220)
-        self.gallery.itemDoubleClicked.connect(
-            lambda item: self.select_billet(item.data(Qt.ItemDataRole.UserRole)))
-        self.confusion_filter = QLabel()
-        clear = QPushButton("Clear")
-        clear.clicked.connect(lambda: self.filter_by_confusion(None, None))
-        row = QHBoxLayout()
-        row.addWidget(self.confusion_filter, 1)
-        row.addWidget(clear)
-        widget = QWidget()
-        column = QVBoxLayout(widget)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(QLabel("True class down (bg: background), predicted across (miss: "
-                                "missed); click a cell to list its billets"))
-        column.addWidget(self.confusion, 1)
-        column.addLayout(row)
-        column.addWidget(self.gallery)
-        return widget
 
     # -- evaluations -------------------------------------------------------------------
 
@@ -216,9 +198,9 @@ class ErrorsPage(QWidget):
             self.evaluation.setCurrentIndex(index)
             self.evaluation.blockSignals(False)
         data = self.evaluation.currentData()
-        self.current_billet = None
+        self.current_billet, self.current_path, self.cell = None, None, None
         self.view.show_billet(None, None, [])  # nothing of the previous evaluation stays
-        self._matrices, self.cell = {}, None
+        self.confusion.reset()
         if self.browser is not None:
             self.model.set_browser(None)
             self.browser.close()
@@ -267,50 +249,20 @@ class ErrorsPage(QWidget):
         if self.model.rows:
             self.table.selectRow(0)
         else:
-            self.current_billet = None
+            self.current_billet, self.current_path = None, None
             self.view.show_billet(None, None, [])
             self.details.setText("")
 
     def filter_by_confusion(self, true: str | None, predicted: str | None) -> None:
-        """List the billets with a digit in this confusion cell, and show its crops (both
-        None: no confusion filter)."""
+        """List the billets with a digit in this confusion cell (both None: no cell)."""
         self.cell = None if true is None and predicted is None else (true, predicted)
         self.apply_filter()
-        if self.cell is None or self.browser is None:
-            self.confusion_filter.setText("")
-            self.gallery.clear()
-            return
-        self.confusion_filter.setText(
-            f"billets with true {true or 'background'} → {predicted or 'missed'}")
-        inputs, root = self.browser.summary_inputs(), self.project.root if self.project else None
-        cells = [(billet, resolve_image(name, inputs, self.browser.path, root), box)
-                 for billet, name, box in self.browser.cell_boxes(
-                     self.model.filter, true, predicted)]
-        self.gallery.show_cells(cells)
 
     def _refresh_confusion(self) -> None:
-        """Show the matrix for the filter (counted on a worker thread, once per filter;
-        only while the tab is on screen)."""
-        if self.browser is None or self.right.currentIndex() != 1:
-            return
-        key = replace(self.model.filter, confusion=None, sort="errors", descending=True)
-        self._confusion_key = key
-        if key in self._matrices:
-            self.confusion.confusion.set_matrix(self.browser.classes, self._matrices[key])
-            return
-        self.confusion_filter.setText("counting…")
-        path = self.browser.path
-        QThreadPool.globalInstance().start(WorkerTask(
-            lambda: self.matrix_counted.emit(path, key, count_confusion(path, key))))
-
-    def _matrix_counted(self, path: Path, key: BilletFilter, matrix) -> None:
-        if self.browser is None or path != self.browser.path:
-            return  # another evaluation since
-        self._matrices[key] = matrix
-        if key == self._confusion_key:
-            self.confusion.confusion.set_matrix(self.browser.classes, matrix)
-            if self.cell is None:
-                self.confusion_filter.setText("")
+        """The Confusion tab follows the filter while it is on screen."""
+        if self.browser is not None and self.right.currentIndex() == 1:
+            self.confusion.refresh(self.browser, self.model.filter,
+                                   self.project.root if self.project else None)
 
     def select_billet(self, billet_id: int) -> None:
         """Select a billet in the table (fetching rows as needed) and show it."""
@@ -362,23 +314,34 @@ class ErrorsPage(QWidget):
             return
         self.open_in_labelling.emit(self.current_path)
 
-    def export_csv(self, path: Path | None = None) -> int:
-        """Write the filtered list as CSV (asks where when ``path`` is None)."""
+    def export_csv(self, path: Path | None = None) -> None:
+        """Write the filtered list as CSV on a worker thread (asks where when ``path`` is
+        None); ``csv_written`` reports it."""
         if self.browser is None:
-            return 0
+            return
         if path is None:
             chosen, _ = QFileDialog.getSaveFileName(self, "Export billets as CSV",
                                                     "billets.csv", "CSV (*.csv)")
             if not chosen:
-                return 0
+                return
             path = Path(chosen)
-        try:
-            written = self.browser.write_csv(self.model.filter, path)
-        except (AnnotationError, OSError) as error:
-            self.message.emit(f"⚠ {path} was not written: {error}")
-            return 0
-        self.message.emit(f"Wrote {written} billets to {path}")
-        return written
+        store, billet_filter = self.browser.path, self.model.filter
+        QThreadPool.globalInstance().start(WorkerTask(
+            lambda: self._write_csv(store, billet_filter, path)))
+
+    def _write_csv(self, store: Path, billet_filter: BilletFilter, path: Path) -> None:
+        try:  # on the worker, with a connection of its own
+            browser = BilletBrowser(store)
+            try:
+                self.csv_written.emit(path, browser.write_csv(billet_filter, path), "")
+            finally:
+                browser.close()
+        except Exception as error:  # reported, never lost on the worker
+            self.csv_written.emit(path, 0, str(error))
+
+    def _csv_written(self, path: Path, count: int, error: str) -> None:
+        self.message.emit(f"⚠ {path} was not written: {error}" if error
+                          else f"Wrote {count} billets to {path}")
 
     def save_view_png(self, path: Path | None = None) -> bool:
         """Save the billet view as shown (overlays, zoom) as a PNG."""

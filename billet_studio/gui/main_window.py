@@ -137,7 +137,9 @@ class MainWindow(QMainWindow):
             return False
         self.pages.setCurrentWidget(page)
         self.select_image(paths.index(wanted))
-        return True
+        # The open image stays when its unsaved labels could not be saved.
+        return page.loading == page.image_list.summaries[paths.index(wanted)].path or (
+            page.session is not None and page.session.image_path.resolve() == wanted)
 
     def choose_project(self) -> None:
         start = str(studio_settings().value("last_project_dir", str(Path.home())))
