@@ -102,6 +102,23 @@ def main() -> int:
         wait(lambda: errors.shown_request == errors._request
              and bool(errors.view.overlay_items()))
         save(window, "errors_page.png")
+    # Its confusion tab on the demo detector's report at score 0.1 (many digits found),
+    # the most common misread clicked.
+    report = sorted((args.project.resolve() / "runs" / "detector").glob(
+        "*/report-s0.1/steps/*/evaluation/records.sqlite"))
+    if report:
+        window.pages.setCurrentWidget(errors)
+        errors.open_evaluation(report[-1].parent)
+        errors.right.setCurrentIndex(1)
+        panel = errors.confusion
+        wait(lambda: panel.view.confusion.matrix.size > 0)
+        matrix = panel.view.confusion.matrix.copy()
+        classes = len(errors.browser.classes)
+        matrix[range(classes), range(classes)] = 0
+        row, column = divmod(int(matrix[:classes, :classes].argmax()), classes)
+        panel.view.clicked.emit(panel.view.confusion.index(row, column))
+        wait(lambda: panel.gallery.count() > 0 and not panel.gallery.item(0).icon().isNull())
+        save(window, "errors_confusion.png")
     window.synth_page.shutdown()
     window.close()
     return 0

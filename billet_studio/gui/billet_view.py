@@ -53,8 +53,17 @@ class PhotoLoader(QObject):
 
     loaded = Signal(int, object, object, str)
 
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)  # its own, so shutdown() can wait for it
+        self.pool.setMaxThreadCount(1)
+
     def load(self, request: int, path: Path | None) -> None:
-        QThreadPool.globalInstance().start(WorkerTask(lambda: self._decode(request, path)))
+        self.pool.start(WorkerTask(lambda: self._decode(request, path)))
+
+    def shutdown(self) -> None:
+        self.pool.clear()
+        self.pool.waitForDone()
 
     def _decode(self, request: int, path: Path | None) -> None:
         if path is None:

@@ -58,6 +58,14 @@ class ConfusionPanel(QWidget):
         self.cell: Cell | None = None
         self.classes: tuple[str, ...] = ()
         self.counted.connect(self._counted)
+        self.pool = QThreadPool(self)  # its own, so shutdown() can wait for it
+        self.pool.setMaxThreadCount(1)
+
+    def shutdown(self) -> None:
+        """Drop queued counts and wait for the one running (before the panel goes)."""
+        self.pool.clear()
+        self.pool.waitForDone()
+        self.gallery.shutdown()
 
     def reset(self) -> None:
         """Another evaluation: nothing of the previous one stays."""
@@ -77,7 +85,7 @@ class ConfusionPanel(QWidget):
             self.view.confusion.set_matrix(browser.classes, self.matrices[key])
         else:
             path, generation = browser.path, self.generation
-            QThreadPool.globalInstance().start(WorkerTask(
+            self.pool.start(WorkerTask(
                 lambda: self._count(generation, path, key)))
         self._describe(counting=key not in self.matrices)
         if self.cell is None:

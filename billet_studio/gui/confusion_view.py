@@ -120,13 +120,19 @@ class CropGallery(QListWidget):
         self.setSpacing(4)
         self.request = 0
         self.cropped.connect(self._show)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+
+    def shutdown(self) -> None:
+        self.pool.clear()
+        self.pool.waitForDone()
 
     def show_cells(self, cells: list[tuple[int, Path | None, tuple[float, ...]]]) -> None:
         """Crop ``(billet id, photograph, box)`` for each digit (a newer call wins)."""
         self.clear()
         self.request += 1
         request = self.request
-        QThreadPool.globalInstance().start(WorkerTask(lambda: self.cropped.emit(
+        self.pool.start(WorkerTask(lambda: self.cropped.emit(
             request, crop_cells(cells))))
 
     def _show(self, request: int, crops: list[tuple[int, QImage | None]]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -326,7 +326,7 @@ class ErrorsPage(QWidget):
                 return
             path = Path(chosen)
         store, billet_filter = self.browser.path, self.model.filter
-        QThreadPool.globalInstance().start(WorkerTask(
+        self.loader.pool.start(WorkerTask(  # the page's worker, waited for at shutdown
             lambda: self._write_csv(store, billet_filter, path)))
 
     def _write_csv(self, store: Path, billet_filter: BilletFilter, path: Path) -> None:
@@ -360,5 +360,10 @@ class ErrorsPage(QWidget):
         return True
 
     def shutdown(self) -> None:
+        """Wait for the page's workers (photographs, CSV, the matrix, crops); close the
+        store."""
+        self.confusion.shutdown()
+        self.loader.shutdown()
         if self.browser is not None:
             self.browser.close()
+            self.browser = None
