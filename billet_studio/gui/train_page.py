@@ -114,7 +114,7 @@ class TrainPage(QWidget):
         self._times: list[tuple[float, int]] = []
         self._metrics: dict[str, float] = {}
         self._preview_path: str | None = None
-        self.decoder = ImageDecoder(self)
+        self.decoder = ImageDecoder()  # no parent: a late decode emits on a live object
         self.decoder.decoded.connect(self._show_preview)
         self.kind = QComboBox()
         self.kind.addItems(["gan", "detector"])
