@@ -208,9 +208,11 @@ def test_a_billets_photograph_is_found_and_its_boxes_read(evaluated):
 
 # -- the studio page ----------------------------------------------------------------------
 
-def test_the_page_filters_walks_and_opens_a_billet_in_labelling(qtbot, evaluated,
+def test_the_page_filters_walks_and_opens_a_billet_in_labelling(request, evaluated,
                                                                 monkeypatch):
+    pytest.importorskip("PySide6")  # the core's own suite runs without Qt
     pytest.importorskip("pytestqt")
+    qtbot = request.getfixturevalue("qtbot")
     from PySide6.QtCore import Qt
     from studio_driver import open_studio, wait_idle
 
