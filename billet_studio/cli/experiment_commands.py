@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from billet_studio.cli.evaluate_commands import SCORE_HELP
-from billet_studio.cli.gan_commands import first_interrupt_cancels
+from billet_studio.cli.gan_commands import stoppable
 from billet_studio.cli.progress import ProgressBar
 from billet_studio.cli.project_commands import open_project
 from billet_studio.cli.synth_commands import (
@@ -55,7 +55,6 @@ def cmd_experiment_run(args: argparse.Namespace) -> int:
     from billet_studio.evaluation.matching import REPORT_SCORE
     from billet_studio.experiments.grid import ExperimentConfig, grid_cells, run_experiment
     from billet_studio.experiments.results import collect_results, format_table
-    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
     from billet_studio.synthesis.dataset_plan import DatasetConfig
 
     project = open_project(args.project)
@@ -68,16 +67,14 @@ def cmd_experiment_run(args: argparse.Namespace) -> int:
                               REPORT_SCORE if args.score is None else args.score)
     name = args.name or f"{args.preset}-{args.budget}-x{args.scale:g}"
     folder = project.root / "experiments" / name
-    cancel = CancelToken(folder / STOP_REQUEST_NAME)
     bar = ProgressBar("experiment")
-    with first_interrupt_cancels(cancel):
+    with stoppable(folder) as cancel:
         try:
             for progress in run_experiment(project, folder, config, factory, described,
                                            cancel, args.workers):
                 bar.update(progress.step, progress.total, progress.message)
         finally:
             bar.close()
-            (folder / STOP_REQUEST_NAME).unlink(missing_ok=True)
     print(format_table(collect_results(folder, grid_cells(config))))
     print(f"report: {folder / 'report.html'}")
     return 0

@@ -31,6 +31,21 @@ def first_interrupt_cancels(cancel) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def stoppable(folder: Path) -> Iterator[Any]:
+    """The cancel token of a job working in ``folder``: its STOP file or a first Ctrl-C
+    stops the job; the STOP file is removed as the command ends (the next run starts
+    afresh)."""
+    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
+
+    cancel = CancelToken(folder / STOP_REQUEST_NAME)
+    try:
+        with first_interrupt_cancels(cancel):
+            yield cancel
+    finally:
+        (folder / STOP_REQUEST_NAME).unlink(missing_ok=True)
+
+
 def drive_training(label: str, run_dir: Path, start_job: Callable[[Any], Iterator[Any]],
                    context: Any, describe: Callable[[Any], str],
                    announce: Callable[[Any], str | None] = lambda progress: None) -> None:
@@ -283,8 +298,6 @@ def cmd_gan_compare(args: argparse.Namespace) -> int:
         set_name,
         write_mask_set,
     )
-    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
-
     project = open_project(args.project)
     run_dir = Path(args.run)
     size = run_image_size(run_dir)
@@ -299,11 +312,7 @@ def cmd_gan_compare(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--steps takes comma-separated numbers, got {args.steps!r}"
                              ) from None
-    cancel = CancelToken(folder / STOP_REQUEST_NAME)
-    try:
-        with first_interrupt_cancels(cancel):
-            run_job("compare", render_comparison(run_dir, folder, steps, args.seed, cancel))
-    finally:
-        (folder / STOP_REQUEST_NAME).unlink(missing_ok=True)
+    with stoppable(folder) as cancel:
+        run_job("compare", render_comparison(run_dir, folder, steps, args.seed, cancel))
     print(f"comparison grid in {folder}")
     return 0

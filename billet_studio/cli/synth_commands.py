@@ -196,8 +196,7 @@ def _dataset_folder(project: Any, text: str) -> Path:
 def cmd_dataset_build(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from billet_studio.cli.gan_commands import first_interrupt_cancels
-    from billet_studio.jobs import STOP_REQUEST_NAME, CancelToken
+    from billet_studio.cli.gan_commands import stoppable
     from billet_studio.synthesis.dataset_build import BUILD_LOG, BuildLog, Shard, build_dataset
     from billet_studio.synthesis.dataset_plan import DatasetConfig, paper_table1
     from billet_studio.synthesis.dataset_sheet import dataset_contact_sheet
@@ -216,23 +215,18 @@ def cmd_dataset_build(args: argparse.Namespace) -> int:
                 for name, images, synthetic in paper_table1(args.scale)]
     else:
         jobs = [(root, base)]
-    # One STOP file (in --out) stops the whole command, a preset's six datasets included.
-    cancel = CancelToken(root / STOP_REQUEST_NAME)
     log = BuildLog(root / BUILD_LOG, sum(-(-c.synthetic_count // shard.count) for _, c in jobs))
-    try:
+    # One STOP file (in --out) stops the whole command, a preset's six datasets included.
+    with stoppable(root) as cancel:
         for folder, config in jobs:
-            with first_interrupt_cancels(cancel):
-                _run_printing_warnings(folder.name, log.follow(folder.name, build_dataset(
-                    project, folder, config, factory, described, shard, args.workers,
-                    cancel)))
+            _run_printing_warnings(folder.name, log.follow(folder.name, build_dataset(
+                project, folder, config, factory, described, shard, args.workers, cancel)))
             made = ("built" if shard.count == 1
                     else f"built shard {shard.index}/{shard.count} of")
             print(f"{made} {folder}: {config.real_count} real and {config.synthetic_count} "
                   f"synthetic images ({config.val_fraction:.0%} held out for validation)")
             if shard.count == 1 and not args.no_sheet:
                 print(f"contact sheet: {dataset_contact_sheet(folder)}")
-    finally:
-        (root / STOP_REQUEST_NAME).unlink(missing_ok=True)  # the next run starts afresh
     return 0
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from billet_studio.jobs import STOP_REQUEST_NAME
 from billet_studio.training.run_status import CONSOLE_NAME
 
 #: Niceness of child processes where ``nice`` exists (the studio stays responsive).
@@ -31,10 +32,13 @@ def child_command(arguments: list[str]) -> tuple[str, list[str]]:
 
 def start_detached(arguments: list[str], run_dir: Path,
                    console_path: Path | None = None) -> subprocess.Popen:
-    """Start ``billet-studio arguments`` in a session of its own (it outlives the studio),
-    its output appended to the run's console.log (or to ``console_path``)."""
+    """Start ``billet-studio arguments`` on the job folder ``run_dir`` in a session of its
+    own (it outlives the studio), its output appended to the run's console.log (or to
+    ``console_path``); a stale stop request in the folder is removed first."""
     console_path = console_path or run_dir / CONSOLE_NAME
     console_path.parent.mkdir(parents=True, exist_ok=True)
+    # A stop request the folder's last process ended before reading would stop this one.
+    (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
     program, args = child_command(arguments)
     with open(console_path, "ab") as console:  # the child keeps its own handle
         if os.name == "nt":

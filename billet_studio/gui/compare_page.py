@@ -38,7 +38,6 @@ from billet_studio.gui.compare_grid import (
     ViewSync,
     describe_scores,
 )
-from billet_studio.jobs import STOP_REQUEST_NAME
 from billet_studio.synthesis.settings import (
     PoolEntry,
     load_synthesis_settings,
@@ -69,6 +68,7 @@ class ComparePage(QWidget):
         self.current = (0, 0)  # (column index, row)
         self.generation = 0  # bumped whenever the grid is cleared
         self.render_folder: Path | None = None
+        self._stale = False  # a project opened while the page was hidden
         self._auto_started: set[Path] = set()
         self.sync = ViewSync()
         self.scanner = GridScanner(self)
@@ -130,8 +130,12 @@ class ComparePage(QWidget):
     # -- project and selection ------------------------------------------------------------
 
     def set_project(self, project: Project | None) -> None:
+        """Show ``project``'s GAN runs; the grid is laid out (and its cells rendered) only
+        once the page is on screen, never just because a project opened."""
         self.project = project
-        self.refresh_runs(force=True)
+        self._stale = True
+        if self.isVisible():
+            self.refresh_runs(force=True)
 
     def refresh_runs(self, force: bool = False) -> None:
         """List the project's GAN runs (the chosen one kept); redraw when it changed."""
@@ -145,6 +149,7 @@ class ComparePage(QWidget):
         if chosen is not None and self.run_choice.findData(chosen) >= 0:
             self.run_choice.setCurrentIndex(self.run_choice.findData(chosen))
         self.run_choice.blockSignals(False)
+        self._stale = False
         if force or self.run_choice.currentData() != chosen or not self.rows:
             self.show_grid()
         else:
@@ -153,7 +158,7 @@ class ComparePage(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self.project is not None:
-            self.refresh_runs()
+            self.refresh_runs(force=self._stale)
 
     def _source_chosen(self, index: int) -> None:
         if self.source.itemText(index) == "folder…":
@@ -205,7 +210,6 @@ class ComparePage(QWidget):
             return
         arguments = ["gan", "compare", str(self.run_dir), "--project", str(self.project.root),
                      "--masks", self.mask_source(), "-n", str(self.count.value())]
-        (self.folder / STOP_REQUEST_NAME).unlink(missing_ok=True)  # a stale one would stop it
         try:
             self.process = start_detached(arguments, self.folder)
         except OSError as error:

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSplitter,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -39,6 +38,7 @@ from billet_studio.evaluation.scoring import SUBSET_TITLES, SUBSETS
 from billet_studio.gui.billet_table import READ_COLUMNS, BilletTableModel, ReadDelegate
 from billet_studio.gui.billet_view import BilletView, PhotoLoader
 from billet_studio.gui.confusion_panel import ConfusionPanel
+from billet_studio.gui.page_layout import split_page
 from billet_studio.gui.worker_task import WorkerTask
 
 ANY = "any"
@@ -56,6 +56,7 @@ class ErrorsPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.project: Project | None = None
+        self._listed = True  # nothing to list before a project opens
         self.browser: BilletBrowser | None = None
         self.current_billet: int | None = None
         self.current_path: Path | None = None
@@ -161,14 +162,7 @@ class ErrorsPage(QWidget):
         self.confusion.billet_chosen.connect(self.select_billet)
         self.right.addTab(self.confusion, "Confusion")
         self.right.currentChanged.connect(lambda _: self._refresh_confusion())
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(self.right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([620, 700])
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(splitter, 1)
+        split_page(self, left, self.right, above=top).setSizes([620, 700])
         for keys, step in (("J", 1), ("K", -1)):
             action = QAction(self)
             action.setShortcut(QKeySequence(keys))
@@ -179,9 +173,23 @@ class ErrorsPage(QWidget):
     # -- evaluations -------------------------------------------------------------------
 
     def set_project(self, project: Project | None) -> None:
+        """Show ``project``'s evaluations; found when the page is first shown (searching
+        the project's folders and opening a store is no work for opening a project)."""
         self.project = project
+        self._listed = False
+        if self.isVisible():
+            self._list_evaluations()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._listed:
+            self._list_evaluations()
+
+    def _list_evaluations(self) -> None:
+        self._listed = True
         self.evaluation.blockSignals(True)
         self.evaluation.clear()
+        project = self.project
         for folder in find_evaluations(project.root) if project is not None else []:
             self.evaluation.addItem(project.relative(folder), str(folder))
         self.evaluation.blockSignals(False)

@@ -32,10 +32,10 @@ from PySide6.QtWidgets import (
 from billet_studio.annotations import AnnotationError, Project
 from billet_studio.gui.child_runs import console_tail, start_detached
 from billet_studio.gui.contact_sheet_view import ContactSheetView
-from billet_studio.jobs import STOP_REQUEST_NAME, request_stop
+from billet_studio.jobs import request_stop
 from billet_studio.synthesis.dataset_build import BUILD_LOG
 from billet_studio.synthesis.preview import CONTACT_SHEET
-from billet_studio.synthesis.settings import load_synthesis_settings
+from billet_studio.synthesis.settings import SynthesisSettings, load_synthesis_settings
 from billet_studio.training.run_status import LogTail
 
 POLL_MS = 300
@@ -152,13 +152,14 @@ class ExportDialog(QDialog):
     def folder(self) -> Path:
         return self.project.root / "datasets" / self.name.text().strip()
 
-    def arguments(self) -> list[str]:
+    def arguments(self, settings: SynthesisSettings | None = None) -> list[str]:
         """The ``dataset build`` command for the form and the project's synthesis settings
         (raises AnnotationError or ValueError for a bad name or settings)."""
         name = self.name.text().strip()
         if not name or name in (".", "..") or "/" in name or "\\" in name:
             raise ValueError("the dataset name must be a plain folder name")
-        settings = load_synthesis_settings(self.project)
+        if settings is None:
+            settings = load_synthesis_settings(self.project)
         arguments = ["dataset", "build", str(self.project.root), "--out", name]
         if self.mode.currentIndex() == 1:
             arguments += ["--preset", "paper-table1", "--scale", f"{self.scale.value():g}"]
@@ -184,7 +185,7 @@ class ExportDialog(QDialog):
                 (f"GAN pool: {pool}" if settings.renderer == "gan" else "classical shading")
                 + f"; {settings.size} px, Poisson {'on' if settings.poisson else 'off'} "
                   "(tuned on the Synthesize page)")
-            self.command.setPlainText("billet-studio " + shlex.join(self.arguments()))
+            self.command.setPlainText("billet-studio " + shlex.join(self.arguments(settings)))
             self.export_button.setEnabled(self.process is None)
         except (AnnotationError, ValueError) as error:
             self.command.setPlainText(f"⚠ {error}")
@@ -204,7 +205,7 @@ class ExportDialog(QDialog):
         folder = self.folder()
         console = self.project.root / "datasets" / f".{folder.name}.console.log"
         try:  # what an earlier export left: its log, a stop request never honoured
-            for stale in (console, folder / BUILD_LOG, folder / STOP_REQUEST_NAME):
+            for stale in (console, folder / BUILD_LOG):
                 stale.unlink(missing_ok=True)
             self.process = start_detached(arguments, folder, console)
         except OSError as error:
@@ -259,7 +260,6 @@ class ExportDialog(QDialog):
             return
         self.timer.stop()
         folder, self.process, self.running = self.running, None, None
-        (folder / STOP_REQUEST_NAME).unlink(missing_ok=True)  # one it ended before reading
         self.cancel_button.setEnabled(False)
         for widget in self.form:
             widget.setEnabled(True)

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
 from billet_studio.annotations import AnnotationError, Project, Stamp
 from billet_studio.annotations.project import PROJECT_FILE
 from billet_studio.gui.image_view import ImageView, display_image
+from billet_studio.gui.page_layout import split_page
 from billet_studio.gui.stamp_items import ROLE_KEY, visibility_colour
 from billet_studio.gui.synth_controls import SynthControls
 from billet_studio.gui.worker_task import WorkerTask
@@ -217,12 +217,7 @@ class SynthPage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.caption, 1)
         column.addLayout(row)
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        split_page(self, left, right)
         self.render_timer = QTimer(self)
         self.render_timer.setSingleShot(True)
         self.render_timer.setInterval(RENDER_DELAY_MS)

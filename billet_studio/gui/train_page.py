@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -32,7 +31,8 @@ from PySide6.QtWidgets import (
 from billet_studio.annotations import Project
 from billet_studio.gui.child_runs import console_tail, start_detached
 from billet_studio.gui.contact_sheet_view import ImageDecoder
-from billet_studio.jobs import STOP_REQUEST_NAME, request_stop
+from billet_studio.gui.page_layout import split_page
+from billet_studio.jobs import request_stop
 from billet_studio.training.run_status import LogTail, RunStatus, find_runs
 
 PRESETS = {"gan": ("small", "paper", "tiny"), "detector": ("cpu", "paper", "tiny")}
@@ -180,12 +180,7 @@ class TrainPage(QWidget):
         column = QVBoxLayout(right)
         column.addLayout(top, 1)
         column.addWidget(self.details)
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        split_page(self, left, right)
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
@@ -218,8 +213,6 @@ class TrainPage(QWidget):
         return run_dir
 
     def _launch(self, run_dir: Path, arguments: list[str]) -> None:
-        # A request its last process ended before reading would stop (or cancel) this one.
-        (run_dir / STOP_REQUEST_NAME).unlink(missing_ok=True)
         try:
             process = start_detached(arguments, run_dir)
         except OSError as error:

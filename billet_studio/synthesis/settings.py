@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from billet_studio.annotations.errors import AnnotationError
-from billet_studio.annotations.project import PROJECT_FILE, Project, parse_project_toml
+from billet_studio.annotations.project import (
+    PROJECT_FILE,
+    Project,
+    ProjectConfig,
+    parse_project_toml,
+)
 from billet_studio.synthesis.compose import CompositeConfig, VisibilityMix
 
 SECTION = "synthesis"
@@ -142,19 +147,17 @@ def settings_to_table(settings: SynthesisSettings) -> dict[str, Any]:
     return table
 
 
-def _on_disk(project: Project) -> Project:
-    """The project with its configuration as project.toml holds it now (another page or
-    process may have changed it since the project was opened)."""
+def _config_on_disk(project: Project) -> ProjectConfig:
+    """The configuration project.toml holds now (another page or process may have changed
+    it since the project was opened)."""
     path = project.root / PROJECT_FILE
-    if path.is_file():
-        project.config = parse_project_toml(path)
-    return project
+    return parse_project_toml(path) if path.is_file() else project.config
 
 
 def load_synthesis_settings(project: Project) -> SynthesisSettings:
     """The settings saved in project.toml (read afresh), or the defaults; a broken table
     raises AnnotationError naming project.toml."""
-    table = _on_disk(project).config.extra.get(SECTION)
+    table = _config_on_disk(project).extra.get(SECTION)
     if table is None:
         return SynthesisSettings()
     try:
@@ -173,9 +176,10 @@ def save_synthesis_settings(project: Project, settings: SynthesisSettings) -> No
             if not project.contains(path):
                 raise AnnotationError(path, "is outside the project folder; a synthesis pool "
                                             "takes the project's own checkpoints")
-    old = _on_disk(project).config.extra.get(SECTION)
+    current = _config_on_disk(project)  # the file's other tables are kept as they are now
+    old = current.extra.get(SECTION)
     table = settings_to_table(settings)
     if isinstance(old, dict):  # keys of a later version survive
         table = {**{k: v for k, v in old.items() if k not in _SCALARS}, **table}
-    project.config = replace(project.config, extra={**project.config.extra, SECTION: table})
+    project.config = replace(current, extra={**current.extra, SECTION: table})
     project.save_config()
