@@ -33,14 +33,16 @@ def _make_store(path: Path) -> None:
     """A store in the real schema with random but consistent billets and boxes."""
     import json
 
-    from billet_studio.evaluation.store import _COUNTS, _SCHEMA, SCHEMA_VERSION
+    from billet_studio.evaluation.store import _COUNTS, _INDEXES, _SCHEMA, SCHEMA_VERSION
 
     rng = np.random.default_rng(0)
     classes = [*"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
     with sqlite3.connect(path) as db:
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + _INDEXES)
         db.executemany("INSERT INTO meta VALUES (?, ?)", [
-            ("schema", json.dumps(SCHEMA_VERSION)), ("classes", json.dumps(classes))])
+            ("schema", json.dumps(SCHEMA_VERSION)), ("classes", json.dumps(classes)),
+            ("summary", json.dumps({"config": {"scoring": {"match": {
+                "iou": 0.5, "background_iou": 0.1, "score": 0.5}}}}))])
         billets, boxes = [], []
         for i in range(1, BILLETS + 1):
             true_id = "".join(rng.choice(classes[:10], 6)) + rng.choice(classes[10:]) + \
@@ -60,19 +62,26 @@ def _make_store(path: Path) -> None:
             billets.append((i, i, f"images/billet_{i:06d}.jpg", 1024, 1024,
                             "AB"[i % 2], ("well", "poor", "partial")[i % 3], true_id, read,
                             None, float(-rng.random()), None, 0, 0, *counts, mc + fn + fps))
-            for c, k in zip(true_id, kinds, strict=True):
-                boxes.append((i, str(k), None, c, None if k == "FN" else
-                              (c if k == "TP" else "7"), 0.9, 0.8,
-                              10, 10, 50, 90, 12, 11, 52, 91, None))
+            index = 0  # each prediction's place in its billet (pred_index)
+            for n, (c, k) in enumerate(zip(true_id, kinds, strict=True)):
+                x = 10 + 50 * n
+                found = k != "FN"
+                boxes.append((i, str(k), None, c, (c if k == "TP" else "7") if found else None,
+                              float(rng.uniform(0.5, 1.0)) if found else None,
+                              0.8 if found else None, x, 10, x + 40, 90,
+                              *((x + 2, 11, x + 42, 91) if found else (None,) * 4), None,
+                              index if found else None))
+                index += found
             for _ in range(fps):
-                boxes.append((i, "FP", "Bkg", None, "1", 0.6, 0.0, None, None, None, None,
-                              100, 100, 140, 180, None))
+                boxes.append((i, "FP", "Bkg", None, "1", float(rng.uniform(0.5, 0.8)), 0.0,
+                              None, None, None, None, 600, 100, 640, 180, None, index))
+                index += 1
         db.executemany(f"INSERT INTO billets VALUES ({', '.join('?' * len(billets[0]))})",
                        billets)
         db.executemany(
             "INSERT INTO boxes (billet, kind, fp_type, true_label, pred_label, score, iou,"
-            " tx0, ty0, tx1, ty1, px0, py0, px1, py1, top_classes) VALUES "
-            f"({', '.join('?' * 16)})", boxes)
+            " tx0, ty0, tx1, ty1, px0, py0, px1, py1, top_classes, pred_index) VALUES "
+            f"({', '.join('?' * 17)})", boxes)
 
 
 def _type(page, text: str) -> None:
@@ -88,6 +97,57 @@ def _first_rows(app, page, change) -> float:
     app.processEvents()
     assert page.model.rowCount() > 0
     return (time.perf_counter() - started) * 1000
+
+
+def _slider_rows(app, page, folder: Path) -> list[tuple[str, float, float | None]]:
+    """The score slider: one billet re-matched live, the whole table re-matched on the
+    worker (and how long the GUI thread went without its events meanwhile), and batched
+    re-matching against matching one billet at a time."""
+    from billet_studio.evaluation.matching import MatchConfig, match_detections
+    from billet_studio.evaluation.rematch import iter_billets, rematched_rows
+    from billet_studio.evaluation.store import open_store
+
+    rows: list[tuple[str, float, float | None]] = []
+    live = []
+    for billet_id in page.browser.ids(page.model.filter)[:200]:
+        started = time.perf_counter()
+        page.browser.at_score(billet_id, 0.7)
+        live.append((time.perf_counter() - started) * 1000)
+    rows.append(("slider: the shown billet re-matched, p50 / p95 of 200",
+                 float(np.percentile(live, 50)), float(np.percentile(live, 95))))
+    slider = page.panel.threshold
+    ready: list[float] = []
+    slider.store_ready.connect(lambda score, _: ready.append(score))
+    started = time.perf_counter()
+    slider.slider.setValue(70)
+    slider.timer.stop()
+    slider._settled()  # as if the slider rested now (no debounce in the figure)
+    gaps, last = [], time.perf_counter()
+    while not ready:
+        app.processEvents()
+        now = time.perf_counter()
+        gaps.append((now - last) * 1000)
+        last = now
+        time.sleep(0.002)
+    rows.append((f"slider: all {BILLETS:,} billets re-matched (worker) / longest GUI stall",
+                 (time.perf_counter() - started) * 1000, max(gaps)))
+    db = open_store(folder)
+    classes = tuple(page.browser.classes)
+    billets = next(iter_billets(db, folder / "records.sqlite", classes, chunk=10_000))
+    db.close()
+    config = MatchConfig(score=0.7)
+    started = time.perf_counter()
+    rematched_rows(billets, classes, config)
+    batched = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    for b in billets:
+        match_detections(b.truth.boxes, b.truth.labels, b.predictions.boxes,
+                         b.predictions.labels, b.predictions.scores, config)
+    one_by_one = (time.perf_counter() - started) * 1000
+    rows.append(("re-match 10,000 billets batched (rows made too)", batched,
+                 batched / one_by_one))
+    rows.append(("   baseline: match_detections one billet at a time", one_by_one, None))
+    return rows
 
 
 def run() -> None:
@@ -164,6 +224,7 @@ def run() -> None:
         rows.append(("scroll: one page fetched, p50 / p95 of 100",
                      float(np.percentile(fetches, 50)), float(np.percentile(fetches, 95))))
         rows.append((f"the last page (offset {BILLETS - 200:,})", last_page, None))
+        rows += _slider_rows(app, page, folder)
         print_table(("step", "ms", "x baseline or p95"),
                     [(n, v, "" if r is None else r) for n, v, r in rows])
         print(f"   baseline: every billet read first {baseline_ms:.0f} ms, "

@@ -99,8 +99,12 @@ def main() -> int:
     if (evaluation / "records.sqlite").is_file():
         window.pages.setCurrentWidget(errors)
         errors.open_evaluation(evaluation)
-        wait(lambda: errors.shown_request == errors._request
+        wait(lambda: errors.panel.shown_request == errors.panel.request
              and bool(errors.view.overlay_items()))
+        # The score slider moved down to 0.35, and the table re-matched there.
+        errors.panel.threshold.slider.setValue(35)
+        wait(lambda: errors.browser.match_config.score == 0.35
+             and errors.panel.shown_request == errors.panel.request)
         save(window, "errors_page.png")
     # Its confusion tab on the demo detector's report at score 0.1 (many digits found),
     # the most common misread clicked.

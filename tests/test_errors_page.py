@@ -235,14 +235,14 @@ def test_the_page_filters_walks_and_opens_a_billet_in_labelling(request, evaluat
     assert page.count.text() == f"{len(expected)} billets"
     # The first billet is shown with every box the store holds for it (ignored ones aside).
     qtbot.waitUntil(lambda: page.current_billet == expected[0]
-                    and page.shown_request == page._request, timeout=20_000)
+                    and page.panel.shown_request == page.panel.request, timeout=20_000)
     shown = [b for b in BilletBrowser(folder).boxes(expected[0]) if b.kind != "ignored"]
     assert len(page.view.overlay_items()) == len(shown)
     # A photograph that arrives for an older request (another billet, or the same billet
     # id of another evaluation) is not shown.
-    stale = page._request - 1
-    page._photo_loaded(stale, np.zeros((8, 8, 3), np.uint8), None, "")
-    assert page.shown_request == page._request and page.view.image_rect.width() > 8
+    stale = page.panel.request - 1
+    page.panel._photo_loaded(stale, np.zeros((8, 8, 3), np.uint8), None, "")
+    assert page.panel.shown_request == page.panel.request and page.view.image_rect.width() > 8
     # J and K walk the filtered list.
     page.table.setFocus()
     qtbot.keyClick(page.table, Qt.Key.Key_J)
@@ -297,3 +297,129 @@ def test_the_page_filters_walks_and_opens_a_billet_in_labelling(request, evaluat
     assert window.pages.currentWidget() is window.label_page
     assert window.label_page.session is not None
     assert window.label_page.session.image_path.resolve() == target.resolve()
+
+
+def _page_counts(page) -> dict[str, tuple[int, int, int, int]]:
+    while page.model.canFetchMore():
+        page.model.fetchMore()
+    return {r["file_name"]: (r["tp"], r["mc"], r["fn"], r["fp"]) for r in page.model.rows}
+
+
+def test_the_score_slider_rematches_the_billet_live_and_the_table_when_it_rests(
+        request, evaluated, tmp_path):
+    """The billet re-matches on every move; once the slider rests the table's counts are
+    those ``evaluate run --score`` gives at that threshold."""
+    pytest.importorskip("PySide6")
+    pytest.importorskip("pytestqt")
+    qtbot = request.getfixturevalue("qtbot")
+    from billet_studio.gui.errors_page import ErrorsPage
+
+    project, folder = evaluated
+    at_07 = tmp_path / "at-0.7"
+    summary = BilletBrowser(folder).summary_inputs()
+    assert main(["evaluate", "run", "--truth", summary["truth"], "--predictions",
+                 summary["predictions"], "--out", str(at_07), "--project", str(project.root),
+                 "--images", str(project.root), "--no-report", "--score", "0.7"]) == 0
+    want, _ = _all_billets(at_07)
+    page = ErrorsPage()
+    qtbot.addWidget(page)
+    page.set_project(project)
+    page.show()
+    assert page.open_evaluation(folder)
+    slider = page.panel.threshold
+    assert slider.score == 0.5 and "evaluation's" in slider.value.text()
+    before = _page_counts(page)
+    # Pick a billet whose boxes change between 0.5 and 0.7.
+    live = BilletBrowser(folder)
+    changed = next(i for i in live.ids(BilletFilter())
+                   if live.at_score(i, 0.7)[1] != live.boxes(i))
+    page.select_billet(changed)
+    qtbot.waitUntil(lambda: page.panel.shown_request == page.panel.request, timeout=20_000)
+    with qtbot.waitSignal(slider.store_ready, timeout=30_000) as ready:
+        slider.slider.setValue(70)
+        # At once, before the table follows: the billet's boxes at 0.7.
+        row, boxes = live.at_score(changed, 0.7)
+        drawn = [b for b in boxes if b.kind != "ignored"]
+        assert len(page.view.overlay_items()) == len(drawn)
+        assert f"TP {row['tp']} MC {row['mc']} FN {row['fn']} FP {row['fp']}" in \
+            page.panel.details.text()
+        assert "score ≥ 0.70" in page.panel.details.text()
+    assert ready.args[0] == pytest.approx(0.7)
+    assert page.browser.match_config.score == pytest.approx(0.7)
+    got = _page_counts(page)
+    assert got == {b["file_name"]: (b["tp"], b["mc"], b["fn"], b["fp"]) for b in want}
+    assert got != before
+    assert page.current_billet == changed  # the same billet stays selected
+    # Filters read the re-matched counts: FP lists the billets with an FP at 0.7.
+    fp = next(page.kinds.item(i) for i in range(page.kinds.count())
+              if page.kinds.item(i).text() == "FP")
+    from PySide6.QtCore import Qt
+
+    fp.setCheckState(Qt.CheckState.Checked)
+    assert sorted(_page_counts(page)) == sorted(b["file_name"] for b in want if b["fp"] > 0)
+    fp.setCheckState(Qt.CheckState.Unchecked)
+    # Back at the evaluation's own threshold: its own store again.
+    with qtbot.waitSignal(slider.store_ready, timeout=30_000):
+        slider.slider.setValue(50)
+    assert page.browser.path == folder / "records.sqlite"
+    assert _page_counts(page) == before
+    live.close()
+    page.shutdown()
+    assert slider.scratch is None  # the scratch stores are removed
+
+
+def test_saving_a_corrected_label_rescores_the_billet_in_the_browser(request, evaluated,
+                                                                      tmp_path, monkeypatch):
+    """Open in labelling, relabel a digit, save: the error browser shows the billet
+    re-scored (the evaluation's store updated), and its other billets are untouched."""
+    pytest.importorskip("PySide6")
+    pytest.importorskip("pytestqt")
+    qtbot = request.getfixturevalue("qtbot")
+    from studio_driver import open_studio, wait_idle
+
+    from billet_studio.gui.main_window import MainWindow
+
+    project, folder = evaluated
+    copy = tmp_path / "evaluation"  # this test changes the store: a copy of it
+    copy.mkdir()
+    (copy / "records.sqlite").write_bytes((folder / "records.sqlite").read_bytes())
+    monkeypatch.setattr(MainWindow, "ask_unsaved_changes", lambda self: None)
+    window = open_studio(qtbot, project.root)
+    page = window.errors_page
+    window.pages.setCurrentWidget(page)
+    assert page.open_evaluation(copy)
+    billets, boxes = _all_billets(copy)
+    target = next(b for b in billets if b["tp"] > 0 and b["fn"] == 0)
+    digit = next(x for x in boxes if x["billet"] == target["id"] and x["kind"] == "TP")
+    page.select_billet(target["id"])
+    image = page.current_path
+    sidecar = image.with_suffix(".json")
+    original = sidecar.read_bytes()
+    try:
+        page.open_button.click()
+        wait_idle(window)
+        label_page = window.label_page
+        assert label_page.session.image_path.resolve() == image.resolve()
+        shapes = label_page.canvas.shapes
+        index = next(i for i, s in enumerate(shapes) if s.label == digit["true_label"]
+                     and digit["tx0"] - 1 <= min(p[0] for p in s.points)
+                     and max(p[0] for p in s.points) <= digit["tx1"] + 1)
+        new_label = "7" if digit["true_label"] != "7" else "3"
+        label_page.canvas.select([index])
+        label_page.label_selection(new_label)
+        assert label_page.save()
+        after, after_boxes = _all_billets(copy)
+        row = next(b for b in after if b["id"] == target["id"])
+        assert (row["tp"], row["mc"]) == (target["tp"] - 1, target["mc"] + 1)
+        assert [b for b in after if b["id"] != target["id"]] == \
+               [b for b in billets if b["id"] != target["id"]]
+        assert any(x["billet"] == target["id"] and x["kind"] == "MC"
+                   and x["true_label"] == new_label for x in after_boxes)
+        # The page shows it: its table row, and a note that the summary predates it.
+        assert page.current_billet == target["id"]
+        shown = next(r for r in page.model.rows if r["id"] == target["id"])
+        assert (shown["tp"], shown["mc"]) == (row["tp"], row["mc"])
+        assert "1 re-scored from corrected labels" in page.count.text()
+    finally:
+        label_page.close_session(discard=True)
+        sidecar.write_bytes(original)

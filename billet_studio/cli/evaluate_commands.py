@@ -1,4 +1,4 @@
-"""Commands that score a reader: evaluate run, evaluate compare."""
+"""Commands that score a reader: evaluate run, billets, rescore, compare."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from billet_studio.cli.progress import ProgressBar
+from billet_studio.cli.results_commands import add_results_command
 
 #: --score's help; the default (None) becomes evaluation.matching.REPORT_SCORE when the
 #: command runs, so building the parser imports no evaluation code.
@@ -22,29 +23,59 @@ _COLUMNS = (("TP", "TP"), ("MC", "MC"), ("FN", "FN"), ("FP", "FP"), ("CB", "CB")
 
 
 def cmd_evaluate_billets(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from billet_studio.cli.progress import run_job
     from billet_studio.evaluation.browse import BilletBrowser, BilletFilter
+    from billet_studio.evaluation.rematch import rematch_store
 
     billet_filter = BilletFilter(kinds=frozenset(args.kind), subset=args.subset,
                                  site=args.site, character=args.character, text=args.text,
                                  sort=args.sort, descending=not args.ascending)
-    browser = BilletBrowser(Path(args.evaluation))
-    try:
-        total = browser.count(billet_filter)
-        if args.csv:
-            written = browser.write_csv(billet_filter, Path(args.csv))
-            print(f"wrote {written} billets to {args.csv}")
-            return 0
-        print(f"{total} billets")
-        print(f"{'billet':<28} {'subset':<8} {'site':<5} {'true ID':<14} {'raw read':<14} "
-              f"{'prior read':<14} {'TP':>3} {'MC':>3} {'FN':>3} {'FP':>3}")
-        for row in browser.page(billet_filter, 0, args.show):
-            print(f"{row['file_name'][-28:]:<28} {row['visibility'] or '':<8} "
-                  f"{row['site'] or '':<5} {row['true_id']:<14} {row['raw_read']:<14} "
-                  f"{row['prior_read'] or '—':<14} {row['tp']:>3} {row['mc']:>3} "
-                  f"{row['fn']:>3} {row['fp']:>3}")
-    finally:
-        browser.close()
+    with tempfile.TemporaryDirectory(prefix="billet-studio-rematch-") as scratch:
+        store = Path(args.evaluation)
+        if args.score is not None:  # the matching re-run at this threshold, in scratch
+            rematched = Path(scratch) / "records.sqlite"
+            run_job("re-match", rematch_store(store, args.score, rematched))
+            store = rematched
+        browser = BilletBrowser(store)
+        try:
+            _list_billets(browser, billet_filter, args)
+        finally:
+            browser.close()
     return 0
+
+
+def _list_billets(browser: Any, billet_filter: Any, args: argparse.Namespace) -> None:
+    if args.csv:
+        written = browser.write_csv(billet_filter, Path(args.csv))
+        print(f"wrote {written} billets to {args.csv}")
+        return
+    print(f"{browser.count(billet_filter)} billets (matched at score "
+          f"{browser.match_config.score:g})")
+    print(f"{'billet':<28} {'subset':<8} {'site':<5} {'true ID':<14} {'raw read':<14} "
+          f"{'prior read':<14} {'TP':>3} {'MC':>3} {'FN':>3} {'FP':>3}")
+    for row in browser.page(billet_filter, 0, args.show):
+        print(f"{row['file_name'][-28:]:<28} {row['visibility'] or '':<8} "
+              f"{row['site'] or '':<5} {row['true_id']:<14} {row['raw_read']:<14} "
+              f"{row['prior_read'] or '—':<14} {row['tp']:>3} {row['mc']:>3} "
+              f"{row['fn']:>3} {row['fp']:>3}")
+
+
+def cmd_evaluate_rescore(args: argparse.Namespace) -> int:
+    from billet_studio.annotations import Project
+    from billet_studio.evaluation.rescore import rescore_from_project
+
+    project = Project.open(Path(args.project))
+    images = [Path(p) for p in args.images] or None
+    report = rescore_from_project(Path(args.evaluation), project, images)
+    for name in report.changed:
+        print(f"re-scored {name}")
+    for problem in report.problems:
+        print(f"warning: {problem}")
+    print(f"{len(report.changed)} billets re-scored from corrected labels, "
+          f"{report.unchanged} unchanged")
+    return 1 if report.problems and not report.changed else 0
 
 
 def add_evaluate_commands(add: Callable[..., argparse.ArgumentParser],
@@ -96,12 +127,24 @@ def add_evaluate_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--ascending", action="store_true")
     command.add_argument("--show", type=int, default=20, help="billets printed")
     command.add_argument("--csv", help="write every billet the filter keeps to this file")
+    command.add_argument("--score", type=float, default=None,
+                         help="re-run the matching at this score threshold first (the "
+                              "studio's slider); reads stay the evaluation's")
+    command = add("rescore", cmd_evaluate_rescore,
+                  "after fixing labels: re-score the billets whose ground truth in the "
+                  "project changed since the evaluation (updates its records.sqlite)",
+                  evaluate)
+    command.add_argument("evaluation", help="evaluation folder (or its records.sqlite)")
+    command.add_argument("--project", required=True, help="the project holding the labels")
+    command.add_argument("images", nargs="*",
+                         help="only these images (default: every billet of the evaluation)")
     command = add("compare", cmd_evaluate_compare,
                   "list the billets that got better or worse from evaluation A to B", evaluate)
     command.add_argument("before", help="evaluation folder A")
     command.add_argument("after", help="evaluation folder B")
     command.add_argument("--show", type=int, default=20, help="billets listed per direction")
     command.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    add_results_command(add, evaluate)
 
 
 def _count(text: str) -> int:

@@ -17,8 +17,15 @@ from typing import Any
 import numpy as np
 
 from billet_studio.evaluation.matching import FP_TYPES
+from billet_studio.evaluation.rematch import load_billets, match_config_of, rematched_rows
 from billet_studio.evaluation.scoring import SUBSETS
-from billet_studio.evaluation.store import STORE_FILE, open_store, read_meta
+from billet_studio.evaluation.store import (
+    BILLET_COLUMNS,
+    BOX_COLUMNS,
+    STORE_FILE,
+    open_store,
+    read_meta,
+)
 
 #: Error kinds a billet can be filtered by: it has at least one of them.
 ERROR_KINDS = ("MC", "FN", "FP", *(f"FP {t}" for t in FP_TYPES), "CB wrong", "needs review")
@@ -91,9 +98,7 @@ class BilletFilter:
                                  "(BilletBrowser makes it)")
             clauses.append(f"id IN (SELECT billet FROM {confusion_table})")
         if self.text.strip():
-            escaped = self.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace(
-                "_", "\\_")  # the text is matched as typed: % and _ are no wildcards
-            pattern = f"%{escaped}%"
+            pattern = f"%{escape_like(self.text.strip())}%"
             clauses.append("(true_id LIKE ? ESCAPE '\\' OR raw_read LIKE ? ESCAPE '\\' OR "
                            "prior_read LIKE ? ESCAPE '\\' OR file_name LIKE ? ESCAPE '\\')")
             params += [pattern] * 4
@@ -103,6 +108,12 @@ class BilletFilter:
         direction = "DESC" if self.descending else "ASC"
         column = cb if self.sort == "CB" else SORT_KEYS[self.sort]
         return f"ORDER BY {column} {direction}, id ASC"
+
+
+def escape_like(text: str) -> str:
+    """``text`` for a LIKE pattern with ESCAPE '\\': matched as typed (% and _ are no
+    wildcards)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def confusion_condition(true: str | None, predicted: str | None) -> tuple[str, list[Any]]:
@@ -144,6 +155,7 @@ class BilletBrowser:
         #: prior, else by its raw read.
         self.cb_column = ("cb_prior" if self.summary_inputs().get("id_format") is not None
                           else "cb_raw")
+        self.match_config = match_config_of(self.meta)
         #: Temporary tables of the billets each character or confusion-cell filter keeps
         #: (made once each: the boxes are scanned once, not by every query).
         self._billet_tables: dict[tuple[Any, ...], str] = {}
@@ -204,18 +216,20 @@ class BilletBrowser:
         return None if row is None else dict(row)
 
     def boxes(self, billet_id: int) -> list[BoxRecord]:
-        records = []
-        for row in self.db.execute("SELECT * FROM boxes WHERE billet = ? ORDER BY id",
-                                   (billet_id,)):
-            truth = (None if row["tx0"] is None else
-                     (row["tx0"], row["ty0"], row["tx1"], row["ty1"]))
-            pred = (None if row["px0"] is None else
-                    (row["px0"], row["py0"], row["px1"], row["py1"]))
-            top = [(str(c), float(s)) for c, s in json.loads(row["top_classes"] or "[]")]
-            records.append(BoxRecord(row["kind"], row["fp_type"], row["true_label"],
-                                     row["pred_label"], row["score"], row["iou"], truth,
-                                     pred, top))
-        return records
+        return [box_record(row) for row in self.db.execute(
+            "SELECT * FROM boxes WHERE billet = ? ORDER BY id", (billet_id,))]
+
+    def at_score(self, billet_id: int, score: float
+                 ) -> tuple[dict[str, Any], list[BoxRecord]] | None:
+        """One billet re-matched at score threshold ``score``: its row (counts as the
+        matching makes them there) and its boxes; None for an unknown billet."""
+        billets = load_billets(self.db, self.path, self.classes, [billet_id])
+        if not billets:
+            return None
+        (row,), boxes = rematched_rows(billets, self.classes,
+                                       replace(self.match_config, score=score))
+        return (dict(zip(BILLET_COLUMNS, row, strict=True)),
+                [box_record(dict(zip(BOX_COLUMNS, box, strict=True))) for box in boxes])
 
     def write_csv(self, billet_filter: BilletFilter, path: Path | str) -> int:
         """Write every billet the filter keeps, in its order, as CSV (atomically; the
@@ -280,6 +294,15 @@ class BilletBrowser:
         """The evaluation's inputs (truth, predictions, project, image root) as recorded."""
         summary = self.meta.get("summary", {})
         return dict(summary.get("inputs", {})) if isinstance(summary, dict) else {}
+
+
+def box_record(row: Any) -> BoxRecord:
+    """A :class:`BoxRecord` from a ``boxes`` row (a sqlite3.Row or a dict)."""
+    truth = None if row["tx0"] is None else (row["tx0"], row["ty0"], row["tx1"], row["ty1"])
+    pred = None if row["px0"] is None else (row["px0"], row["py0"], row["px1"], row["py1"])
+    top = [(str(c), float(v)) for c, v in json.loads(row["top_classes"] or "[]")]
+    return BoxRecord(row["kind"], row["fp_type"], row["true_label"], row["pred_label"],
+                     row["score"], row["iou"], truth, pred, top)
 
 
 def wrong_characters(true_id: str, read: str | None) -> list[bool]:

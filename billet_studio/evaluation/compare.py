@@ -15,11 +15,20 @@ _FIELDS = ("file_name", "true_id", "raw_read", "prior_read", "tp", "mc", "fn", "
 
 @dataclass(frozen=True)
 class BilletChange:
-    """One billet in both evaluations; ``before``/``after`` hold its store rows."""
+    """One billet in both evaluations; ``before``/``after`` hold its store rows and
+    ``before_id``/``after_id`` its row id in each store (what ``BilletBrowser.boxes``
+    takes; billet ids differ between stores)."""
 
     file_name: str
     before: dict[str, Any]
     after: dict[str, Any]
+    before_id: int | None = None
+    after_id: int | None = None
+
+    @property
+    def cb_changed(self) -> bool:
+        """Whether the read with the format prior became right or wrong."""
+        return self.after["cb_prior"] != self.before["cb_prior"]
 
     @property
     def change(self) -> int:
@@ -45,22 +54,31 @@ class Comparison:
     rates_after: dict[str, float]
 
 
-def _rows(folder: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+def _rows(folder: Path) -> tuple[dict[str, dict[str, Any]], dict[str, int], dict[str, Any]]:
+    """A store's billets by file name (the compared fields), their row ids, its meta."""
     db = open_store(folder)
     try:
-        rows = {row["file_name"]: {k: row[k] for k in _FIELDS}
-                for row in db.execute(f"SELECT {', '.join(_FIELDS)} FROM billets")}
+        rows, ids = {}, {}
+        for row in db.execute(f"SELECT id, {', '.join(_FIELDS)} FROM billets"):
+            rows[row["file_name"]] = {k: row[k] for k in _FIELDS}
+            ids[row["file_name"]] = int(row["id"])
         meta = read_meta(db)
     finally:
         db.close()
-    return rows, meta
+    return rows, ids, meta
 
 
 def _rates(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """TP, MC, FN and FP per digit, CB and CB_prior per billet, over ``rows``."""
     digits = sum(r["tp"] + r["mc"] + r["fn"] for r in rows.values())
     billets = len(rows)
+
+    def per_digit(key: str) -> float:
+        return sum(r[key] for r in rows.values()) / digits if digits else float("nan")
+
     return {
-        "TP": sum(r["tp"] for r in rows.values()) / digits if digits else float("nan"),
+        "TP": per_digit("tp"), "MC": per_digit("mc"), "FN": per_digit("fn"),
+        "FP": per_digit("fp"),
         "CB": sum(r["cb_strict"] for r in rows.values()) / billets if billets else float("nan"),
         "CB_prior": (sum(r["cb_prior"] for r in rows.values()) / billets
                      if billets else float("nan")),
@@ -70,13 +88,14 @@ def _rates(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
 def compare_evaluations(before: Path | str, after: Path | str) -> Comparison:
     """Join two evaluation folders on the billets' file names."""
     before, after = Path(before), Path(after)
-    rows_a, meta_a = _rows(before)
-    rows_b, meta_b = _rows(after)
+    rows_a, ids_a, meta_a = _rows(before)
+    rows_b, ids_b, meta_b = _rows(after)
     if meta_a.get("classes") != meta_b.get("classes"):
         raise AnnotationError(after, f"scores other classes than {before}; the two "
                                      "evaluations cannot be compared billet by billet")
     shared = sorted(set(rows_a) & set(rows_b))
-    changes = [BilletChange(name, rows_a[name], rows_b[name]) for name in shared]
+    changes = [BilletChange(name, rows_a[name], rows_b[name], ids_a[name], ids_b[name])
+               for name in shared]
     better = tuple(c for c in changes if c.change > 0)
     worse = tuple(c for c in changes if c.change < 0)
     return Comparison(

@@ -61,6 +61,20 @@ class BilletScore:
 def count_rows(matches: Sequence[MatchResult], reads: Sequence[IdRead],
                true_ids: Sequence[str]) -> np.ndarray:
     """The :data:`COUNT_NAMES` row of every billet, computed together."""
+    rows = match_count_rows(matches)
+    if not len(rows):
+        return rows
+    index = {name: i for i, name in enumerate(COUNT_NAMES)}
+    rows[:, index["cb_raw"]] = [r.raw == t for r, t in zip(reads, true_ids, strict=True)]
+    rows[:, index["cb_prior"]] = [r.constrained == t
+                                  for r, t in zip(reads, true_ids, strict=True)]
+    rows[:, index["needs_review"]] = [r.needs_review for r in reads]
+    return rows
+
+
+def match_count_rows(matches: Sequence[MatchResult]) -> np.ndarray:
+    """The :data:`COUNT_NAMES` rows the matching decides (digits, TP, MC, FN, FP and its
+    subtypes, CB strict and lenient); the read columns are left 0."""
     n = len(matches)
     rows = np.zeros((n, len(COUNT_NAMES)), dtype=np.int64)
     if not n:
@@ -80,10 +94,6 @@ def count_rows(matches: Sequence[MatchResult], reads: Sequence[IdRead],
     lenient = rows[:, index["TP"]] == rows[:, index["digits"]]
     rows[:, index["cb_lenient"]] = lenient
     rows[:, index["cb_strict"]] = lenient & (rows[:, index["FP"]] == 0)
-    rows[:, index["cb_raw"]] = [r.raw == t for r, t in zip(reads, true_ids, strict=True)]
-    rows[:, index["cb_prior"]] = [r.constrained == t
-                                  for r, t in zip(reads, true_ids, strict=True)]
-    rows[:, index["needs_review"]] = [r.needs_review for r in reads]
     return rows
 
 

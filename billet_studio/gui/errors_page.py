@@ -1,14 +1,15 @@
 """The error browser: every billet of an evaluation in a lazy table (filters by error kind,
 subset, site, character and ID text; sorting in SQL), the selected billet's photograph with
-its evaluated boxes, J/K through the filtered list, and "Open in labelling" to fix a wrong
-ground truth."""
+its evaluated boxes and a score-threshold slider, J/K through the filtered list, and "Open
+in labelling" to fix a wrong ground truth (the billet is re-scored once its labels are
+saved)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,9 +35,10 @@ from billet_studio.evaluation.browse import (
     find_evaluations,
     resolve_image,
 )
+from billet_studio.evaluation.rescore import relabelled, rescore_from_project
 from billet_studio.evaluation.scoring import SUBSET_TITLES, SUBSETS
+from billet_studio.gui.billet_panel import BilletPanel
 from billet_studio.gui.billet_table import READ_COLUMNS, BilletTableModel, ReadDelegate
-from billet_studio.gui.billet_view import BilletView, PhotoLoader
 from billet_studio.gui.confusion_panel import ConfusionPanel
 from billet_studio.gui.page_layout import split_page
 from billet_studio.gui.worker_task import WorkerTask
@@ -58,18 +60,23 @@ class ErrorsPage(QWidget):
         self.project: Project | None = None
         self._listed = True  # nothing to list before a project opens
         self.browser: BilletBrowser | None = None
-        self.current_billet: int | None = None
-        self.current_path: Path | None = None
+        #: The evaluation's own store (the browser may show one re-matched elsewhere).
+        self.evaluation_store: Path | None = None
         #: The confusion cell (true, predicted) the table is filtered to, if any.
         self.cell: tuple[str | None, str | None] | None = None
-        self._request = 0
         self.csv_written.connect(self._csv_written)
-        #: The request whose photograph the view shows (== _request when up to date).
-        self.shown_request = 0
         self.model = BilletTableModel(self)
-        self.loader = PhotoLoader(self)
-        self.loader.loaded.connect(self._photo_loaded)
+        self.workers = QThreadPool(self)  # the CSV export's
+        self.workers.setMaxThreadCount(1)
         self._build()
+
+    @property
+    def current_billet(self) -> int | None:
+        return self.panel.billet_id
+
+    @property
+    def current_path(self) -> Path | None:
+        return self.panel.path if self.panel.record is not None else None
 
     def _build(self) -> None:
         self.evaluation = QComboBox()
@@ -124,19 +131,15 @@ class ErrorsPage(QWidget):
             self.table.setItemDelegateForColumn(column, self.delegate)
         self.table.selectionModel().currentRowChanged.connect(
             lambda current, _: self.show_row(current.row()))
-        self.view = BilletView()
-        self.details = QLabel()
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.open_button = QPushButton("Open in labelling")
-        self.open_button.setToolTip("Fix this billet's labels (a wrong label often shows as "
-                                    "an FN and an FP on the same digit)")
-        self.open_button.clicked.connect(self.request_labelling)
+        self.panel = BilletPanel()
+        self.panel.message.connect(self.message)
+        self.panel.open_requested.connect(self.request_labelling)
+        self.panel.png_requested.connect(lambda: self.save_view_png())
+        self.panel.threshold.store_ready.connect(self._use_store)
+        self.view, self.open_button = self.panel.view, self.panel.open_button
         self.csv_button = QPushButton("Export CSV…")
         self.csv_button.setToolTip("Every billet the filter keeps, in the table's order")
         self.csv_button.clicked.connect(lambda: self.export_csv())
-        self.png_button = QPushButton("Save view as PNG…")
-        self.png_button.clicked.connect(lambda: self.save_view_png())
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
@@ -146,17 +149,8 @@ class ErrorsPage(QWidget):
         counts.addWidget(self.csv_button)
         column.addLayout(counts)
         column.addWidget(self.table, 1)
-        billet = QWidget()
-        column = QVBoxLayout(billet)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.view, 1)
-        row = QHBoxLayout()
-        row.addWidget(self.details, 1)
-        row.addWidget(self.png_button)
-        row.addWidget(self.open_button)
-        column.addLayout(row)
         self.right = QTabWidget()
-        self.right.addTab(billet, "Billet")
+        self.right.addTab(self.panel, "Billet")
         self.confusion = ConfusionPanel()
         self.confusion.cell_chosen.connect(self.filter_by_confusion)
         self.confusion.billet_chosen.connect(self.select_billet)
@@ -206,9 +200,11 @@ class ErrorsPage(QWidget):
             self.evaluation.setCurrentIndex(index)
             self.evaluation.blockSignals(False)
         data = self.evaluation.currentData()
-        self.current_billet, self.current_path, self.cell = None, None, None
-        self.view.show_billet(None, None, [])  # nothing of the previous evaluation stays
+        self.cell = None
+        self.panel.show_billet(None, None, None)  # nothing of the previous evaluation stays
         self.confusion.reset()
+        self.evaluation_store = None
+        self.panel.threshold.set_evaluation(None)
         if self.browser is not None:
             self.model.set_browser(None)
             self.browser.close()
@@ -223,10 +219,29 @@ class ErrorsPage(QWidget):
             self.count.setText(f"⚠ {error}")
             self.message.emit(f"⚠ {error}")
             return False
+        self.evaluation_store = self.browser.path
+        self.panel.threshold.set_evaluation(self.browser.path, self.browser.match_config.score)
         self.model.browser = self.browser
         self._fill_choices()
         self.apply_filter()  # counts and fetches the first page
         return True
+
+    def _use_store(self, _score: float, path: Path, force: bool = False) -> None:
+        """Show the evaluation as matched in the store at ``path`` (the slider's score):
+        the same billets and filter, counts and boxes from there."""
+        if self.browser is None or (path == self.browser.path and not force):
+            return
+        keep = self.current_billet
+        try:
+            browser = BilletBrowser(path)
+        except AnnotationError as error:
+            self.message.emit(f"⚠ {error}")
+            return
+        old, self.browser = self.browser, browser
+        self.model.browser = browser
+        old.close()
+        self.confusion.reset()
+        self.apply_filter(keep)
 
     def _fill_choices(self) -> None:
         assert self.browser is not None
@@ -248,18 +263,22 @@ class ErrorsPage(QWidget):
                        site=self.site.currentData(), character=self.character.currentData(),
                        text=self.text.text(), confusion=self.cell)
 
-    def apply_filter(self) -> None:
+    def apply_filter(self, keep: int | None = None) -> None:
+        """List the billets the filter keeps; select billet ``keep`` if it is among them
+        (else the first)."""
         if self.browser is None:
             return
         self.model.set_filter(self.current_filter())
-        self.count.setText(f"{self.model.total:,} billets")
+        notes = relabelled(self.browser.meta)
+        self.count.setText(f"{self.model.total:,} billets" + (
+            f" · {len(notes)} re-scored from corrected labels after the evaluation ran "
+            "(its summary predates them)" if notes else ""))
         self._refresh_confusion()
+        row = self.model.row_of(keep) if keep is not None else -1
         if self.model.rows:
-            self.table.selectRow(0)
+            self.table.selectRow(max(row, 0))
         else:
-            self.current_billet, self.current_path = None, None
-            self.view.show_billet(None, None, [])
-            self.details.setText("")
+            self.panel.show_billet(None, None, None)
 
     def filter_by_confusion(self, true: str | None, predicted: str | None) -> None:
         """List the billets with a digit in this confusion cell (both None: no cell)."""
@@ -283,28 +302,30 @@ class ErrorsPage(QWidget):
 
     def show_row(self, row: int) -> None:
         billet_id = self.model.billet_id(row)
-        if billet_id is None or self.browser is None:
+        if billet_id is None or self.browser is None or self.evaluation_store is None:
             return
-        self.current_billet = billet_id
         record = self.model.rows[row]
-        inputs = self.browser.summary_inputs()
-        self.current_path = resolve_image(record["file_name"], inputs, self.browser.path,
-                                          self.project.root if self.project else None)
-        self.details.setText(
-            f"<b>{record['file_name']}</b> · {record['visibility'] or '?'} · site "
-            f"{record['site'] or '?'}<br>true <tt>{record['true_id']}</tt> · raw "
-            f"<tt>{record['raw_read']}</tt> · prior <tt>{record['prior_read'] or '—'}</tt> · "
-            f"TP {record['tp']} MC {record['mc']} FN {record['fn']} FP {record['fp']}")
-        self._request += 1  # billet ids repeat across evaluations: requests are numbered
-        self.loader.load(self._request, self.current_path)
+        path = resolve_image(record["file_name"], self.browser.summary_inputs(),
+                             self.evaluation_store, self.project.root if self.project else None)
+        self.panel.show_billet(self.browser, record, path)
 
-    def _photo_loaded(self, request: int, pixels, display, error: str) -> None:
-        if request != self._request or self.browser is None or self.current_billet is None:
-            return  # the user moved on
-        self.view.show_billet(pixels, display, self.browser.boxes(self.current_billet))
-        self.shown_request = request
-        if error:
+    def labels_saved(self, image: Path) -> None:
+        """A photograph's labels were saved: re-score its billet in the open evaluation
+        (if it is one of its billets and its truth changed), and show it re-scored."""
+        if self.evaluation_store is None or self.project is None:
+            return
+        try:
+            report = rescore_from_project(self.evaluation_store, self.project, [image])
+        except AnnotationError as error:
             self.message.emit(f"⚠ {error}")
+            return
+        for problem in report.problems:
+            self.message.emit(f"⚠ {problem}")
+        if not report.changed:
+            return
+        self.message.emit(f"Re-scored {', '.join(report.changed)} from its corrected labels")
+        self._use_store(0.0, self.evaluation_store, force=True)
+        self.panel.threshold.invalidate()  # the re-matched stores predate the new truth
 
     def step(self, delta: int) -> None:
         """J / K: the next or previous billet of the filtered list."""
@@ -334,7 +355,7 @@ class ErrorsPage(QWidget):
                 return
             path = Path(chosen)
         store, billet_filter = self.browser.path, self.model.filter
-        self.loader.pool.start(WorkerTask(  # the page's worker, waited for at shutdown
+        self.workers.start(WorkerTask(  # the page's worker, waited for at shutdown
             lambda: self._write_csv(store, billet_filter, path)))
 
     def _write_csv(self, store: Path, billet_filter: BilletFilter, path: Path) -> None:
@@ -371,7 +392,8 @@ class ErrorsPage(QWidget):
         """Wait for the page's workers (photographs, CSV, the matrix, crops); close the
         store."""
         self.confusion.shutdown()
-        self.loader.shutdown()
+        self.panel.shutdown()
+        self.workers.waitForDone()
         if self.browser is not None:
             self.browser.close()
             self.browser = None

@@ -56,6 +56,8 @@ class LabelPage(QMainWindow):
     image_loaded = Signal(object)
     #: A sentence for the status bar.
     message = Signal(str)
+    #: An image's labels were saved (the image's path), e.g. for re-scoring its billet.
+    labels_saved = Signal(Path)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -304,6 +306,8 @@ class LabelPage(QMainWindow):
             self.image_list.update_summary(paths.index(session.image_path),
                                            summarize_loaded(self.project, loaded))
         self.message.emit(f"Saved {path.name}")
+        if session is not None:
+            self.labels_saved.emit(session.image_path)
 
     # -- commands --------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from billet_studio.gui.errors_page import ErrorsPage
 from billet_studio.gui.export_dialog import ExportDialog
 from billet_studio.gui.image_view import ImageView
 from billet_studio.gui.label_page import LabelPage
+from billet_studio.gui.results_page import ResultsPage
 from billet_studio.gui.settings import studio_settings
 from billet_studio.gui.status_bar import StudioStatusBar
 from billet_studio.gui.synth_page import SynthPage
@@ -35,6 +36,8 @@ class MainWindow(QMainWindow):
         self.compare_page = ComparePage()
         self.synth_page = SynthPage()
         self.errors_page = ErrorsPage()
+        self.label_page.labels_saved.connect(self.errors_page.labels_saved)
+        self.results_page = ResultsPage()
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.label_page, "Label")
@@ -42,6 +45,7 @@ class MainWindow(QMainWindow):
         self.pages.addTab(self.compare_page, "Compare")
         self.pages.addTab(self.synth_page, "Synthesize")
         self.pages.addTab(self.errors_page, "Errors")
+        self.pages.addTab(self.results_page, "Results")
         self.setCentralWidget(self.pages)
         self.status = StudioStatusBar()
         self.setStatusBar(self.status)
@@ -77,6 +81,7 @@ class MainWindow(QMainWindow):
         self.compare_page.set_project(project)
         self.synth_page.set_project(project)
         self.errors_page.set_project(project)
+        self.results_page.set_project(project)
         if self.label_page.image_list.image_count() == 0:
             self.status.showMessage(f"No images found in {project.image_root}")
         if entries:
@@ -157,6 +162,7 @@ class MainWindow(QMainWindow):
         self.compare_page.message.connect(self.status.showMessage)
         self.synth_page.message.connect(self.status.showMessage)
         self.errors_page.message.connect(self.status.showMessage)
+        self.results_page.message.connect(self.status.showMessage)
         self.errors_page.open_in_labelling.connect(self.open_in_labelling)
         # The pool picked on the Compare page is what the Synthesize page renders with.
         self.compare_page.pool_changed.connect(self.synth_page.reload_settings)
@@ -253,6 +259,7 @@ class MainWindow(QMainWindow):
         self.compare_page.shutdown()
         self.synth_page.shutdown()
         self.errors_page.shutdown()
+        self.results_page.shutdown()
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/label_page_docks", self.label_page.save_layout())

@@ -1,0 +1,243 @@
+"""Re-running the matching from the store: at the evaluation's own threshold it gives back
+the store row for row; at another threshold it gives what ``evaluate run --score`` gives;
+one billet re-matched live agrees with the whole store re-matched; and a billet whose label
+was corrected is re-scored in place."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from billet_studio.annotations import AnnotationError, Project
+from billet_studio.cli import main
+from billet_studio.evaluation.browse import BilletBrowser, BilletFilter
+from billet_studio.evaluation.rematch import rematch_store
+from billet_studio.evaluation.rescore import relabelled, rescore_from_project
+from billet_studio.evaluation.store import MATCH_COLUMNS, open_store, read_meta
+from billet_studio.jobs import CancelToken
+
+#: What the matching decides per billet (the reads stay the evaluation's).
+_MATCHED = (*MATCH_COLUMNS, "errors")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> dict[str, Path]:
+    """A demo project, stand-in predictions, and evaluations at scores 0.5, 0.3 and 0.7."""
+    root = tmp_path_factory.mktemp("rematch") / "demo"
+    assert main(["demo", "init", str(root), "--billets", "20", "--test", "12", "--size",
+                 "256", "--workers", "1"]) == 0
+    export = root.parent / "coco"
+    assert main(["export", str(root), "--format", "coco", "--out", str(export)]) == 0
+    predictions = root.parent / "predictions.json"
+    assert main(["demo", "predictions", "--truth", str(export / "test.json"), "--out",
+                 str(predictions), "--seed", "5"]) == 0
+    paths = {"root": root, "truth": export / "test.json", "predictions": predictions}
+    for score in ("0.5", "0.3", "0.7"):
+        folder = root / "evaluations" / f"at-{score}"
+        assert main(["evaluate", "run", "--truth", str(export / "test.json"), "--predictions",
+                     str(predictions), "--out", str(folder), "--project", str(root),
+                     "--images", str(root), "--no-report", "--score", score]) == 0
+        paths[score] = folder
+    return paths
+
+
+def _rows(store: Path) -> tuple[list[dict], list[dict]]:
+    with sqlite3.connect(store) as db:
+        db.row_factory = sqlite3.Row
+        billets = [dict(r) for r in db.execute("SELECT * FROM billets ORDER BY id")]
+        boxes = [dict(r) for r in db.execute("SELECT * FROM boxes ORDER BY id")]
+    return billets, boxes
+
+
+def _box_key(box: dict) -> tuple:
+    return tuple(box[k] for k in ("billet", "kind", "fp_type", "true_label", "pred_label",
+                                  "score", "tx0", "px0", "py0"))
+
+
+def test_rematch_at_the_evaluations_own_threshold_gives_back_the_store(demo, tmp_path):
+    out = tmp_path / "same.sqlite"
+    list(rematch_store(demo["0.5"], 0.5, out))
+    assert _rows(out) == _rows(demo["0.5"] / "records.sqlite")
+
+
+@pytest.mark.parametrize(("source", "target"), [("0.5", "0.3"), ("0.5", "0.7"),
+                                                ("0.3", "0.7"), ("0.7", "0.3")])
+def test_rematch_at_another_threshold_matches_evaluate_run(demo, tmp_path, source, target):
+    """Counts, CB strict/lenient and every box's kind as ``evaluate run --score`` made."""
+    out = tmp_path / "at.sqlite"
+    progress = list(rematch_store(demo[source], float(target), out))
+    assert progress[-1].step == progress[-1].total == 12
+    got, got_boxes = _rows(out)
+    want, want_boxes = _rows(demo[target] / "records.sqlite")
+    assert [{k: b[k] for k in _MATCHED} for b in got] == \
+           [{k: b[k] for k in _MATCHED} for b in want]
+    assert sorted(map(_box_key, got_boxes)) == sorted(map(_box_key, want_boxes))
+    # The reads are the source's (the store keeps no class-score vectors to re-read).
+    source_rows, _ = _rows(demo[source] / "records.sqlite")
+    assert [b["raw_read"] for b in got] == [b["raw_read"] for b in source_rows]
+    db = open_store(out)
+    assert read_meta(db)["summary"]["config"]["scoring"]["match"]["score"] == float(target)
+    db.close()
+    assert [{k: b[k] for k in _MATCHED} for b in got] != \
+           [{k: b[k] for k in _MATCHED} for b in source_rows]  # the threshold mattered
+
+
+def test_one_billet_live_agrees_with_the_whole_store(demo, tmp_path):
+    out = tmp_path / "at.sqlite"
+    list(rematch_store(demo["0.5"], 0.7, out))
+    live, whole = BilletBrowser(demo["0.5"]), BilletBrowser(out)
+    try:
+        assert live.match_config.score == 0.5 and whole.match_config.score == 0.7
+        for billet_id in whole.ids(BilletFilter()):
+            row, boxes = live.at_score(billet_id, 0.7)
+            assert {k: row[k] for k in _MATCHED} == \
+                   {k: whole.billet(billet_id)[k] for k in _MATCHED}
+            assert boxes == whole.boxes(billet_id)
+        assert live.at_score(10_000, 0.7) is None
+    finally:
+        live.close()
+        whole.close()
+
+
+def test_a_cancelled_rematch_writes_nothing(demo, tmp_path):
+    out = tmp_path / "cancelled.sqlite"
+    token = CancelToken()
+    job = rematch_store(demo["0.5"], 0.7, out, token)
+    next(job)
+    token.cancel()
+    list(job)
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_store_of_schema_1_still_rematches(demo, tmp_path):
+    """Stores written before ``pred_index`` take predictions in the order listed."""
+    old = tmp_path / "records.sqlite"
+    old.write_bytes((demo["0.5"] / "records.sqlite").read_bytes())
+    with sqlite3.connect(old) as db:
+        db.execute("ALTER TABLE boxes DROP COLUMN pred_index")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    out = tmp_path / "at.sqlite"
+    list(rematch_store(old, 0.7, out))
+    got, _ = _rows(out)
+    want, _ = _rows(demo["0.7"] / "records.sqlite")
+    assert [{k: b[k] for k in _MATCHED} for b in got] == \
+           [{k: b[k] for k in _MATCHED} for b in want]
+
+
+def test_a_store_of_schema_1_is_rescored_and_gains_pred_index(demo, tmp_path):
+    project = Project.open(demo["root"])
+    evaluation = _copy_evaluation(demo["0.5"], tmp_path)
+    with sqlite3.connect(evaluation / "records.sqlite") as db:
+        db.execute("ALTER TABLE boxes DROP COLUMN pred_index")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    billets, _ = _rows(evaluation / "records.sqlite")
+    image = demo["root"] / billets[0]["file_name"]
+    sidecar = image.with_suffix(".json")
+    original = sidecar.read_text()
+    document = json.loads(original)
+    document["shapes"] = document["shapes"][1:]  # a digit's label removed: one digit less
+    sidecar.write_text(json.dumps(document))
+    try:
+        report = rescore_from_project(evaluation, project, [image])
+    finally:
+        sidecar.write_text(original)
+    assert report.changed == (billets[0]["file_name"],)
+    after, _ = _rows(evaluation / "records.sqlite")
+    assert after[0]["digits"] < billets[0]["digits"] and after[1:] == billets[1:]
+    db = open_store(evaluation)
+    assert read_meta(db)["schema"] == 2
+    db.close()
+
+
+def test_evaluate_billets_at_a_score_lists_the_rematched_counts(demo, tmp_path, capsys):
+    csv_path = tmp_path / "at.csv"
+    assert main(["evaluate", "billets", str(demo["0.5"]), "--score", "0.7", "--sort", "file",
+                 "--ascending", "--csv", str(csv_path)]) == 0
+    import csv
+
+    with csv_path.open() as stream:
+        listed = [(r["file_name"], int(r["tp"]), int(r["fp"])) for r in csv.DictReader(stream)]
+    want, _ = _rows(demo["0.7"] / "records.sqlite")
+    assert listed == sorted((b["file_name"], b["tp"], b["fp"]) for b in want)
+    assert main(["evaluate", "billets", str(demo["0.5"]), "--score", "0.7"]) == 0
+    assert "matched at score 0.7" in capsys.readouterr().out
+
+
+def _copy_evaluation(folder: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "evaluation"
+    copy.mkdir()
+    (copy / "records.sqlite").write_bytes((folder / "records.sqlite").read_bytes())
+    return copy
+
+
+def test_a_corrected_label_rescores_its_billet_in_place(demo, tmp_path, capsys):
+    project = Project.open(demo["root"])
+    evaluation = _copy_evaluation(demo["0.5"], tmp_path)
+    before, before_boxes = _rows(evaluation / "records.sqlite")
+    # Nothing changed yet: nothing is re-scored.
+    report = rescore_from_project(evaluation, project)
+    assert report.changed == () and report.unchanged == 12 and report.problems == ()
+    # Relabel one digit of a billet with at least one TP (a wrong label: FN + FP appear).
+    target = next(b for b in before if b["tp"] > 0)
+    image = demo["root"] / target["file_name"]
+    sidecar = image.with_suffix(".json")
+    original = sidecar.read_text()
+    document = json.loads(original)
+    truth_box = next(x for x in before_boxes if x["billet"] == target["id"] and x["kind"] == "TP")
+    shape = next(s for s in document["shapes"] if s["label"] == truth_box["true_label"]
+                 and min(p[0] for p in s["points"]) >= truth_box["tx0"] - 1
+                 and max(p[0] for p in s["points"]) <= truth_box["tx1"] + 1)
+    new_label = "7" if truth_box["true_label"] != "7" else "3"
+    shape["label"] = new_label
+    sidecar.write_text(json.dumps(document))
+    try:
+        assert main(["evaluate", "rescore", str(evaluation), "--project",
+                     str(demo["root"])]) == 0
+        assert f"re-scored {target['file_name']}" in capsys.readouterr().out
+        after, after_boxes = _rows(evaluation / "records.sqlite")
+        changed = [a for a, b in zip(after, before, strict=True) if a != b]
+        assert [c["id"] for c in changed] == [target["id"]]
+        row = changed[0]
+        assert row["tp"] == target["tp"] - 1 and row["mc"] == target["mc"] + 1
+        assert row["errors"] == target["errors"] + 1
+        if (document.get("billet") or {}).get("id"):  # the ID the sidecar states stays
+            assert row["true_id"] == target["true_id"]
+        else:  # the ID is the digits in reading order: one of them changed
+            assert row["true_id"] != target["true_id"]
+        assert row["cb_prior"] == int(row["prior_read"] == row["true_id"])
+        mine = [x for x in after_boxes if x["billet"] == target["id"]]
+        assert any(x["kind"] == "MC" and x["true_label"] == new_label
+                   and x["pred_label"] == truth_box["true_label"] for x in mine)
+        others = [x for x in after_boxes if x["billet"] != target["id"]]
+        assert [_box_key(x) for x in others] == \
+               [_box_key(x) for x in before_boxes if x["billet"] != target["id"]]
+        db = open_store(evaluation)
+        assert set(relabelled(read_meta(db))) == {target["file_name"]}
+        db.close()
+        # Only the images asked for are checked.
+        again = rescore_from_project(evaluation, project, [image])
+        assert again.changed == () and again.unchanged == 1
+    finally:
+        sidecar.write_text(original)
+
+
+def test_rescore_reports_a_broken_sidecar_by_name(demo, tmp_path):
+    project = Project.open(demo["root"])
+    evaluation = _copy_evaluation(demo["0.5"], tmp_path)
+    before = _rows(evaluation / "records.sqlite")
+    image = demo["root"] / before[0][0]["file_name"]
+    sidecar = image.with_suffix(".json")
+    original = sidecar.read_text()
+    sidecar.write_text("{ not json")
+    try:
+        report = rescore_from_project(evaluation, project, [image])
+    finally:
+        sidecar.write_text(original)
+    assert report.changed == () and len(report.problems) == 1
+    assert sidecar.name in report.problems[0]
+    assert _rows(evaluation / "records.sqlite") == before
+    with pytest.raises(AnnotationError, match="not found"):
+        rescore_from_project(tmp_path / "nowhere", project)
