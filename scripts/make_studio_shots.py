@@ -123,6 +123,21 @@ def main() -> int:
         panel.view.clicked.emit(panel.view.confusion.index(row, column))
         wait(lambda: panel.gallery.count() > 0 and not panel.gallery.item(0).icon().isNull())
         save(window, "errors_confusion.png")
+    # The results page: every evaluation of the project (a grid there: `experiment run`),
+    # then the demo detector's last two report checkpoints compared billet by billet.
+    results = window.results_page
+    window.pages.setCurrentWidget(results)
+    wait(lambda: results.model.rowCount() > 0)
+    results.subset.setCurrentIndex(results.subset.findData("all"))
+    save(window, "results_page.png")
+    cells = report[-2:]
+    if len(cells) == 2:
+        results.tabs.setCurrentWidget(results.compare)
+        compare = results.compare
+        compare.compare(cells[0].parent, cells[-1].parent)
+        wait(lambda: compare.result is not None and (
+            not compare.model.rows or compare.shown_request == compare._photo_request))
+        save(window, "results_compare.png")
     window.synth_page.shutdown()
     window.close()
     return 0

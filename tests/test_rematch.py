@@ -241,3 +241,61 @@ def test_rescore_reports_a_broken_sidecar_by_name(demo, tmp_path):
     assert _rows(evaluation / "records.sqlite") == before
     with pytest.raises(AnnotationError, match="not found"):
         rescore_from_project(tmp_path / "nowhere", project)
+
+
+def test_box_rows_lay_out_each_billets_digits_then_its_other_predictions():
+    """One billet worked by hand: a TP, an MC, an FN, an FP and an ignored prediction."""
+    import numpy as np
+
+    from billet_studio.evaluation.inputs import ImagePredictions, TruthImage
+    from billet_studio.evaluation.matching import MatchConfig, match_detections
+    from billet_studio.evaluation.store import box_rows
+
+    classes = ("0", "1", "2")
+    truth = TruthImage(1, "a.png", 100, 100,
+                       np.array([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10.0]]),
+                       np.array([0, 1, 2]))
+    # Reader order: an FP far away, the MC on digit 1, the TP on digit 0, an ignored one.
+    predictions = ImagePredictions(
+        np.array([[80, 80, 90, 90], [20, 0, 30, 10], [0, 0, 10, 10], [40, 0, 50, 10.0]]),
+        np.array([2, 0, 0, 2]), np.array([0.9, 0.8, 0.7, 0.2]))
+    match = match_detections(truth.boxes, truth.labels, predictions.boxes,
+                             predictions.labels, predictions.scores, MatchConfig(score=0.5))
+    rows = box_rows([7], [truth], [predictions], [("t0", None, "t2", "t3")], [match], classes)
+    assert rows == [
+        (7, "TP", None, "0", "0", 0.7, 1.0, 0.0, 0.0, 10.0, 10.0, 0.0, 0.0, 10.0, 10.0,
+         "t2", 2),
+        (7, "MC", None, "1", "0", 0.8, 1.0, 20.0, 0.0, 30.0, 10.0, 20.0, 0.0, 30.0, 10.0,
+         None, 1),
+        (7, "FN", None, "2", None, None, None, 40.0, 0.0, 50.0, 10.0, None, None, None,
+         None, None, None),
+        (7, "FP", "Bkg", None, "2", 0.9, 0.0, None, None, None, None, 80.0, 80.0, 90.0,
+         90.0, "t0", 0),
+        (7, "ignored", None, None, "2", 0.2, 1.0, None, None, None, None, 40.0, 0.0, 50.0,
+         10.0, "t3", 3),
+    ]
+    assert all(type(v) in (int, float, str, type(None)) for row in rows for v in row)
+
+
+def test_box_rows_of_billets_without_predictions_or_without_digits():
+    import numpy as np
+
+    from billet_studio.evaluation.inputs import ImagePredictions, TruthImage
+    from billet_studio.evaluation.matching import match_detections
+    from billet_studio.evaluation.store import box_rows
+
+    digits = TruthImage(1, "a.png", 50, 50, np.array([[0, 0, 10, 10.0]]), np.array([1]))
+    blank = TruthImage(2, "b.png", 50, 50, np.zeros((0, 4)), np.zeros(0, np.int64))
+    found = ImagePredictions(np.array([[5, 5, 9, 9.0]]), np.array([0]), np.array([0.9]))
+    billets = [(digits, ImagePredictions.empty()), (blank, found)]
+    matches = [match_detections(t.boxes, t.labels, p.boxes, p.labels, p.scores)
+               for t, p in billets]
+    rows = box_rows([3, 4], [t for t, _ in billets], [p for _, p in billets],
+                    [(), (None,)], matches, ("0", "1"))
+    assert rows == [
+        (3, "FN", None, "1", None, None, None, 0.0, 0.0, 10.0, 10.0, None, None, None, None,
+         None, None),
+        (4, "FP", "Bkg", None, "0", 0.9, 0.0, None, None, None, None, 5.0, 5.0, 9.0, 9.0,
+         None, 0),
+    ]
+    assert box_rows([], [], [], [], [], ("0",)) == []

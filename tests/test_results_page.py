@@ -172,7 +172,9 @@ def test_the_plot_takes_known_shares_and_a_reports_last_step(project):
         expected = {r["experiment"]: r["TP"]["value"] for r in rows
                     if r["subset"] == one.subset}
         assert [p.value for p in one.points] == [expected[GRID], expected[MIXED.format(2)]]
-        assert one.line == ((0.25, expected[GRID]), (0.5, expected[MIXED.format(2)]))
+        # Only the grid's experiments are joined; the detector report stands alone.
+        assert [p.grid for p in one.points] == ["experiments/grid", None]
+        assert one.lines == (("experiments/grid", ((0.25, expected[GRID]),)),)
 
 
 # -- the command line -------------------------------------------------------------------
@@ -274,13 +276,14 @@ def test_the_page_shows_the_table_plot_warnings_and_a_comparison(request, projec
     # The warnings name the files.
     listed = [page.warning_list.item(i).text() for i in range(page.warning_list.count())]
     assert len(listed) == 2 and "evaluations/broken/summary.json" in listed[0]
-    # One line per subset, through the shares of the evaluations with a known one.
+    # Per subset, one line per experiment grid through its shares.
     assert list(page.curves) == list(SUBSETS)
-    for subset, curve in page.curves.items():
+    for subset, curves in page.curves.items():
+        (curve,) = curves
         x, y = curve.getData()
         series = next(s for s in plot_series(rows, "TP") if s.subset == subset)
-        assert list(x) == pytest.approx([25.0, 50.0])
-        assert list(y) == pytest.approx([100 * v for _, v in series.line])
+        assert list(x) == pytest.approx([25.0])
+        assert list(y) == pytest.approx([100 * v for _, v in series.lines[0][1]])
     page.metric_choice.setCurrentIndex(METRICS.index("FN"))
     assert page.plot.getPlotItem().getAxis("left").labelText.startswith("FN")
     # A subset filter keeps that subset's rows and line.

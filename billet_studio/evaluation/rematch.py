@@ -8,8 +8,8 @@ make. The ID reads are the evaluation's: they are decoded from full class-score 
 the store does not keep, so CB raw and CB prior keep the evaluation's reads (compared
 with the billet's true ID as it stands), while CB strict and lenient follow the matching.
 
-Boxes are read and their rows made as whole columns per chunk of billets (numpy, not a
-Python loop per box): a 100,000-billet store re-matches in seconds.
+Boxes are read as whole columns per chunk of billets (numpy, not a Python loop per box),
+and their rows are made the same way (``store.box_rows``).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import numpy as np
 from billet_studio.annotations.errors import AnnotationError
 from billet_studio.evaluation.batched import match_all
 from billet_studio.evaluation.inputs import ImagePredictions, TruthImage
-from billet_studio.evaluation.matching import MatchConfig, MatchResult
+from billet_studio.evaluation.matching import MatchConfig
 from billet_studio.evaluation.scoring import COUNT_NAMES, match_count_rows
 from billet_studio.evaluation.store import (
     BILLET_COLUMNS,
     MATCH_COLUMNS,
     StoreWriter,
+    box_rows,
     open_store,
     read_meta,
 )
@@ -147,75 +148,6 @@ def iter_billets(db: sqlite3.Connection, store: Path, classes: Sequence[str],
         last = ids[-1]
 
 
-def _objects(values: Any) -> np.ndarray:
-    """``values`` as an object array of plain Python values (what sqlite3 binds)."""
-    values = np.asarray(values)
-    out = np.empty(len(values), dtype=object)
-    out[:] = values.tolist() if values.dtype != object else list(values)
-    return out
-
-
-def _where(mask: np.ndarray, values: Any) -> np.ndarray:
-    """``values`` where ``mask``, None elsewhere."""
-    out = np.full(len(mask), None, dtype=object)
-    chosen = np.flatnonzero(mask)
-    values = np.asarray(values)
-    out[chosen] = (values[chosen].tolist() if values.dtype != object
-                   else list(values[chosen]))
-    return out
-
-
-def _box_rows(billets: Sequence[StoredBillet], matches: Sequence[MatchResult],
-              classes: Sequence[str]) -> Rows:
-    """The ``boxes`` rows of every billet as ``store.box_rows`` lays them out (each
-    billet's digits, then its FP and ignored predictions), made column by column."""
-    names = np.array(list(classes), dtype=object)
-    ids = np.array([b.row["id"] for b in billets], dtype=np.int64)
-    t_count = np.array([len(b.truth.labels) for b in billets], dtype=np.int64)
-    p_count = np.array([len(b.predictions.labels) for b in billets], dtype=np.int64)
-    t_owner, p_owner = np.repeat(np.arange(len(billets)), t_count), np.repeat(
-        np.arange(len(billets)), p_count)
-    p_start = np.concatenate([[0], np.cumsum(p_count)])
-
-    def joined(arrays: list[np.ndarray], shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        return np.concatenate(arrays) if arrays else np.zeros(shape, dtype=dtype)
-
-    t_boxes = joined([b.truth.boxes for b in billets], (0, 4), np.float64).reshape(-1, 4)
-    t_labels = joined([b.truth.labels for b in billets], (0,), np.int64)
-    p_boxes = joined([b.predictions.boxes for b in billets], (0, 4), np.float64).reshape(-1, 4)
-    p_labels = joined([b.predictions.labels for b in billets], (0,), np.int64)
-    p_scores = joined([b.predictions.scores for b in billets], (0,), np.float64)
-    flat_top = [t for b in billets for t in b.top_classes]
-    top = np.empty(len(flat_top), dtype=object)
-    top[:] = flat_top
-    local = joined([m.truth_match for m in matches], (0,), np.int64).astype(np.int64)
-    truth_kind = joined([m.truth_kind for m in matches], (0,), object)
-    pred_kind = joined([m.pred_kind for m in matches], (0,), object).astype(str)
-    fp_type = joined([m.pred_fp_type for m in matches], (0,), object).astype(str)
-    pred_iou = joined([m.pred_iou for m in matches], (0,), np.float64)
-    found = local >= 0
-    gp = np.where(found, p_start[t_owner] + np.maximum(local, 0), 0)
-    truth_columns = [
-        _objects(ids[t_owner]), _objects(truth_kind), np.full(len(local), None, object),
-        names[t_labels], _where(found, names[p_labels[gp]]), _where(found, p_scores[gp]),
-        _where(found, pred_iou[gp]), *(_objects(t_boxes[:, k]) for k in range(4)),
-        *(_where(found, p_boxes[gp, k]) for k in range(4)), _where(found, top[gp]),
-        _where(found, local)]
-    q = np.flatnonzero((pred_kind == "FP") | (pred_kind == "ignored"))
-    none = np.full(len(q), None, object)
-    pred_columns = [
-        _objects(ids[p_owner[q]]), _objects(pred_kind[q]),
-        _where(fp_type[q] != "", fp_type[q].astype(object)), none,
-        names[p_labels[q]], _objects(p_scores[q]), _objects(pred_iou[q]), none, none, none,
-        none, *(_objects(p_boxes[q, k]) for k in range(4)), top[q],
-        _objects(q - p_start[p_owner[q]])]
-    order = np.lexsort((np.concatenate([np.arange(len(local)), q]),
-                        np.repeat([0, 1], [len(local), len(q)]),
-                        np.concatenate([t_owner, p_owner[q]])))
-    return list(zip(*(np.concatenate([a, b])[order]
-                      for a, b in zip(truth_columns, pred_columns, strict=True)), strict=True))
-
-
 def rematched_rows(billets: Sequence[StoredBillet], classes: Sequence[str],
                    config: MatchConfig) -> tuple[Rows, Rows]:
     """(billet rows, box rows) of ``billets`` matched under ``config``, in the store's
@@ -232,7 +164,9 @@ def rematched_rows(billets: Sequence[StoredBillet], classes: Sequence[str],
         row["cb_prior"] = int(row["prior_read"] == row["true_id"])
         row["errors"] = row["mc"] + row["fn"] + row["fp"]
         rows.append(tuple(row[c] for c in BILLET_COLUMNS))
-    return rows, _box_rows(billets, matches, classes)
+    return rows, box_rows([b.row["id"] for b in billets], [b.truth for b in billets],
+                          [b.predictions for b in billets],
+                          [b.top_classes for b in billets], matches, classes)
 
 
 def rematch_store(source: Path | str, score: float, out: Path | str,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from billet_studio.evaluation.browse import find_evaluations
 from billet_studio.evaluation.scoring import SUBSETS
 from billet_studio.experiments.results import summary_rows
@@ -45,6 +47,8 @@ class EvaluationSource:
     #: Evaluations of one grid experiment (its seeds) share this key; others their label.
     group: str = ""
     seed: int | None = None
+    #: The experiment grid it is a cell of (its folder relative to the project), if any.
+    grid: str | None = None
 
     @property
     def summary(self) -> Path:
@@ -58,16 +62,21 @@ class PlotPoint:
     low: float | None
     high: float | None
     label: str
+    #: The experiment grid the evaluation belongs to (None: it stands alone).
+    grid: str | None = None
 
 
 @dataclass(frozen=True)
 class Series:
-    """One subset's points of a metric against the synthetic share; the line joins the
-    mean value at each share (several evaluations can share one)."""
+    """One subset's points of a metric against the synthetic share. Each experiment grid
+    is a line through the mean of its experiments at each share; evaluations outside a
+    grid are points alone (a line through unrelated detectors would suggest a trend
+    that no experiment measured)."""
 
     subset: str
     points: tuple[PlotPoint, ...]
-    line: tuple[tuple[float, float], ...]
+    #: (grid, its line) per grid with points in this subset.
+    lines: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
     #: The real-only experiment with fewer training images (the paper's exp 6), drawn
     #: apart from the line.
     apart: tuple[PlotPoint, ...] = ()
@@ -146,7 +155,7 @@ def _source(reader: _Reader, folder: Path) -> EvaluationSource:
     parts = folder.relative_to(root).parts
     label = "/".join(parts[:-1] if len(parts) > 1 and parts[-1] == "evaluation" else parts)
     steps = [int(m.group(1)) for p in parts if (m := _STEP.fullmatch(p))]
-    group, seed, grid_dataset = label, None, None
+    group, seed, grid_dataset, grid_label = label, None, None, None
     for index, part in enumerate(parts[:-1]):
         cell = _CELL.fullmatch(parts[index + 1])
         grid = root.joinpath(*parts[:index])
@@ -160,7 +169,7 @@ def _source(reader: _Reader, folder: Path) -> EvaluationSource:
     dataset = dataset or grid_dataset
     images, synthetic = _train_counts(reader, dataset) if dataset else (None, None)
     return EvaluationSource(folder, label, run, dataset, synthetic, images,
-                            steps[-1] if steps else None, group, seed)
+                            steps[-1] if steps else None, group, seed, grid_label)
 
 
 def _run_folder(reader: _Reader, folder: Path) -> Path | None:
@@ -237,7 +246,8 @@ def project_rows(sources: Sequence[EvaluationSource], group_seeds: bool = True
     rows = []
     for key, members in groups.items():
         first = members[0]
-        fields = {"experiment": key, "synthetic": first.synthetic, "images": first.images,
+        fields = {"experiment": key, "grid": first.grid, "synthetic": first.synthetic,
+                  "images": first.images,
                   "step": first.step if len(members) == 1 else None,
                   "run": None if first.run is None or len(members) > 1 else str(first.run),
                   "folders": tuple(str(m.folder) for m in members)}
@@ -277,13 +287,17 @@ def plot_series(rows: Sequence[dict[str, Any]], metric: str) -> list[Series]:
             if not cell or cell.get("value") is None:
                 continue
             point = PlotPoint(row["synthetic"], cell["value"], cell.get("low"),
-                              cell.get("high"), row["experiment"])
+                              cell.get("high"), row["experiment"], row.get("grid"))
             small = row["synthetic"] == 0 and row["images"] < largest
             (apart if small else points).append(point)
         if not points and not apart:
             continue
-        shares = sorted({p.synthetic for p in points})
-        line = tuple((x, sum(p.value for p in points if p.synthetic == x)
-                      / sum(1 for p in points if p.synthetic == x)) for x in shares)
-        series.append(Series(subset, tuple(points), line, tuple(apart)))
+        lines = []
+        for grid in sorted({p.grid for p in points if p.grid is not None}):
+            mine = [p for p in points if p.grid == grid]
+            shares = sorted({p.synthetic for p in mine})
+            lines.append((grid, tuple((x, float(np.mean([p.value for p in mine
+                                                         if p.synthetic == x])))
+                                      for x in shares)))
+        series.append(Series(subset, tuple(points), tuple(lines), tuple(apart)))
     return series

@@ -126,7 +126,8 @@ def _round(value: float | None) -> str:
 
 def plot_metrics(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     """One PNG per metric: the value against the synthetic fraction, one line per subset
-    (the experiments with a full-size dataset; the small real-only one is marked apart)."""
+    (the experiments with a full-size dataset; the small real-only one is marked apart).
+    Rows with a ``grid`` key are joined per grid; ``grid`` None marks a point alone."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -143,11 +144,20 @@ def plot_metrics(rows: Sequence[dict[str, Any]], out: Path) -> list[Path]:
                           key=lambda r: r["synthetic"])
             if not mine:
                 continue
-            x = [r["synthetic"] for r in mine]
-            y = [100 * r[metric]["value"] for r in mine]
-            errors = _error_bars(mine, metric)
-            axes.errorbar(x, y, yerr=errors, marker="o", capsize=3,
-                          label=SUBSET_TITLES[subset])
+            colour = None
+            # A line per grid ("grid" absent: these rows are one grid); rows marked as
+            # outside any grid (grid None) are points alone.
+            families = sorted({r.get("grid", "") for r in mine} - {None})
+            for family in [*families, None]:
+                part = [r for r in mine if r.get("grid", "") == family]
+                if not part:
+                    continue
+                handle = axes.errorbar(
+                    [r["synthetic"] for r in part], [100 * r[metric]["value"] for r in part],
+                    yerr=_error_bars(part, metric), marker="o", capsize=3, color=colour,
+                    linestyle="-" if family is not None else "none",
+                    label=SUBSET_TITLES[subset] if colour is None else None)
+                colour = handle[0].get_color()
             extra = [r for r in rows if r["experiment"] == small and r["subset"] == subset
                      and r.get(metric) and r[metric]["value"] is not None]
             if extra:

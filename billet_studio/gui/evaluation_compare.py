@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QGridLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
@@ -165,9 +166,11 @@ class EvaluationCompare(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        for column, width in enumerate((68, 110, 100, 200, 56)):
-            self.table.horizontalHeader().resizeSection(column, width)
+        header = self.table.horizontalHeader()
+        for column, width in enumerate((68, 110, 100, 240, 56, 70)):
+            header.resizeSection(column, width)
+        # The reads (two IDs and an arrow) take the room that is left.
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().currentRowChanged.connect(
             lambda current, _: self.show_change(current.row()))
         self.views = (BilletView(), BilletView())

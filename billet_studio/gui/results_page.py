@@ -56,8 +56,8 @@ class ResultsPage(QWidget):
         self.sources: list[EvaluationSource] = []
         self.warnings: list[str] = []
         self.rows: list[dict[str, Any]] = []
-        #: The plot's line of each subset (the legend's entries).
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        #: The plot's lines of each subset (one per experiment grid).
+        self.curves: dict[str, list[pg.PlotDataItem]] = {}
         self.error_bars: dict[str, pg.ErrorBarItem] = {}
         self.pool = QThreadPool(self)  # the comparisons' worker, waited for at shutdown
         self.pool.setMaxThreadCount(1)
@@ -229,11 +229,10 @@ class ResultsPage(QWidget):
         all_series = plot_series(self.rows, metric)
         for series in all_series:
             colour = SUBSET_COLOURS[series.subset]
-            line_x = [100 * x for x, _ in series.line]
-            line_y = [100 * y for _, y in series.line]
-            self.curves[series.subset] = self.plot.plot(
-                line_x, line_y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
-                symbolBrush=colour, symbolPen=None, name=SUBSET_TITLES[series.subset])
+            self.curves[series.subset] = [  # one line per experiment grid
+                self.plot.plot([100 * x for x, _ in line], [100 * y for _, y in line],
+                               pen=pg.mkPen(colour, width=2))
+                for _, line in series.lines]
             points = [p for p in (*series.points, *series.apart)
                       if p.low is not None and p.high is not None]
             if points:
@@ -251,6 +250,7 @@ class ResultsPage(QWidget):
                 data=[p.label for p in every], size=7, hoverable=True,
                 symbol=["o"] * len(series.points) + ["x"] * len(series.apart),
                 brush=pg.mkBrush(*colour, 120), pen=pg.mkPen(colour),
+                name=SUBSET_TITLES[series.subset],
                 tip=lambda x, y, data: f"{data}\n{x:.0f} % synthetic: {y:.1f} %")
             self.plot.addItem(scatter)
         self.plot.setXRange(-4, 104, padding=0)
@@ -260,7 +260,8 @@ class ResultsPage(QWidget):
         self.plot.setYRange(0, top * 1.3, padding=0.02)
         plotted = {p.label for s in all_series for p in (*s.points, *s.apart)}
         unknown = len({r["experiment"] for r in self.rows if r.get("synthetic") is None})
-        notes = [f"{len(plotted)} evaluations plotted; the line joins the mean at each share"]
+        notes = [f"{len(plotted)} evaluations plotted; a line joins the experiments of one "
+                 "grid (their mean at each share); other evaluations are points alone"]
         if unknown:
             notes.append(f"{unknown} with an unknown synthetic share left out")
         if any(r.get("step") is not None for r in self.rows):
