@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEMO := demo-project
 PYTEST_ARGS ?=
 
-.PHONY: run test test-core lint bench venv dev clean
+.PHONY: run test test-core lint bench venv dev dist clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -60,6 +60,11 @@ test-core:
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
+
+# The wheel and sdist (resources, the bundled models and the desktop files inside) in dist/.
+dist: $(VENV)/.installed-dev
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache $(CORE_VENV) $(DEMO)

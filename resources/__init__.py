@@ -1,1 +1,1 @@
-"""Package data: glyph templates and icons (read with importlib.resources)."""
+"""Package data: the glyph templates (read with importlib.resources)."""

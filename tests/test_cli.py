@@ -35,9 +35,9 @@ def test_version_is_fast_and_imports_neither_qt_nor_torch():
 
 
 def _version() -> str:
-    from billet_studio.cli import package_version
+    from billet_studio import __version__
 
-    return package_version()
+    return __version__
 
 
 def test_doctor_reports_versions():

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from billet_studio import __version__
+from billet_studio.cli.desktop_commands import add_desktop_commands
 from billet_studio.cli.detector_commands import add_detector_commands
 from billet_studio.cli.evaluate_commands import add_evaluate_commands
 from billet_studio.cli.experiment_commands import add_experiment_commands, cmd_demo_run
@@ -36,55 +35,20 @@ from billet_studio.cli.project_commands import (
 from billet_studio.cli.synth_commands import add_dataset_commands, add_synth_commands
 
 
-def package_version() -> str:
-    try:
-        return version("billet-studio")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def qt_versions() -> str:
-    """PySide6 and Qt versions, probed in a child process so the CLI never loads Qt and a
-    missing system library is reported instead of crashing doctor."""
-    probe = ("import PySide6; from PySide6 import QtCore; "
-             "print(PySide6.__version__, QtCore.qVersion())")
-    try:
-        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                                timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"not checked ({error})"
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
-        return f"not importable ({last})"
-    pyside, qt = result.stdout.split()
-    return f"PySide6 {pyside}, Qt {qt}"
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
-    print(f"billet-studio {package_version()}")
-    print(f"python        {platform.python_version()} ({sys.executable})")
-    print(f"platform      {platform.platform()}")
-    try:
-        import torch
+    from billet_studio.environment import environment_facts
 
-        print(f"torch         {torch.__version__}")
-        if torch.cuda.is_available():
-            for index in range(torch.cuda.device_count()):
-                print(f"cuda:{index}        {torch.cuda.get_device_name(index)}")
-        else:
-            print(f"device        cpu ({torch.get_num_threads()} threads), no CUDA device")
-    except ImportError as error:
-        print(f"torch         not importable ({error})")
-        print("device        unknown (training and the detector need torch)")
-    print(f"Qt            {qt_versions()}")
-    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    print(f"display       {display or 'none (the studio needs QT_QPA_PLATFORM=offscreen)'}")
+    for name, value in environment_facts():
+        print(f"{name:<13} {value}")
     return 0
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    from billet_studio.gui.app import run_studio
+    from billet_studio.gui.app import qt_versions_text, run_studio
 
+    if args.qt_versions:  # doctor's probe in a standalone build (see environment.py)
+        print(qt_versions_text())
+        return 0
     return run_studio(Path(args.project) if args.project else None)
 
 
@@ -93,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="billet-studio",
         description="Label billet ID stamps, synthesise stamps, train and score an ID reader.",
     )
-    parser.add_argument("--version", action="version", version=f"billet-studio {package_version()}")
+    parser.add_argument("--version", action="version", version=f"billet-studio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str,
@@ -221,8 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_evaluate_commands(add, group)
     add_detector_commands(add, group)
     add_experiment_commands(add, group)
+    add_desktop_commands(add, group)
     command = add("gui", cmd_gui, "open the studio")
     command.add_argument("project", nargs="?")
+    command.add_argument("--qt-versions", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -249,3 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return 130
+
+
+def gui_main() -> int:
+    """``billet-studio-gui [PROJECT]``: the studio (a GUI script: no console on Windows)."""
+    return main(["gui", *sys.argv[1:]])

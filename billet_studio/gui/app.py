@@ -13,9 +13,17 @@ from billet_studio.gui.main_window import MainWindow
 from billet_studio.gui.settings import APPLICATION, ORGANISATION
 
 
+def qt_versions_text() -> str:
+    """"PySide6 x, Qt y": what ``doctor`` reports (the standalone build asks here)."""
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    return f"PySide6 {PySide6.__version__}, Qt {qVersion()}"
+
+
 def studio_icon() -> QIcon:
     """The studio's icon, read through importlib.resources so an installed wheel finds it."""
-    data = (files("billet_studio.resources") / "icons" / "billet-studio.svg").read_bytes()
+    data = (files("billet_studio.desktop") / "icons" / "billet-studio.svg").read_bytes()
     pixmap = QPixmap()
     pixmap.loadFromData(data, "SVG")
     return QIcon(pixmap)
@@ -29,6 +37,8 @@ def studio_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANISATION)
     app.setWindowIcon(studio_icon())
+    # Wayland and the desktop match windows to billet-studio.desktop by this name.
+    app.setDesktopFileName("billet-studio")
     return app
 
 

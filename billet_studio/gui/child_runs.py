@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+from billet_studio.environment import cli_invocation
 from billet_studio.jobs import STOP_REQUEST_NAME
 from billet_studio.training.run_status import CONSOLE_NAME
 
@@ -23,7 +23,7 @@ NICENESS = 10
 def child_command(arguments: list[str]) -> tuple[str, list[str]]:
     """(program, arguments) running ``billet-studio arguments`` with this Python, lowered
     in priority where the platform has ``nice``."""
-    command = [sys.executable, "-m", "billet_studio", *arguments]
+    command = [*cli_invocation(), *arguments]
     nice = shutil.which("nice")
     if nice is not None:
         return nice, ["-n", str(NICENESS), *command]

@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from billet_studio.annotations import AnnotationError, JournalEntry, Project
+from billet_studio.gui.about_dialog import AboutDialog
 from billet_studio.gui.compare_page import ComparePage
 from billet_studio.gui.errors_page import ErrorsPage
 from billet_studio.gui.export_dialog import ExportDialog
@@ -31,6 +32,7 @@ class MainWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.project: Project | None = None
+        self.about: AboutDialog | None = None
         self.label_page = LabelPage()
         self.train_page = TrainPage()
         self.compare_page = ComparePage()
@@ -213,6 +215,19 @@ class MainWindow(QMainWindow):
         view_menu.addAction(page.shapes_visible_action)
         for dock in page.docks.values():
             view_menu.addAction(dock.toggleViewAction())
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = QAction("&About Billet Studio", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
+
+    def show_about(self) -> AboutDialog:
+        """Help ▸ About: versions, torch and its device, Qt, and the open project."""
+        if self.about is None:
+            self.about = AboutDialog(self)
+        self.about.show_for(self.project.root if self.project is not None else None)
+        return self.about
 
     def _action(
         self, text: str, shortcut: str | QKeySequence.StandardKey, slot: Callable[[], object]
