@@ -44,12 +44,20 @@ def studio_command() -> list[str]:
 
 
 def _quoted(argument: str) -> str:
-    """An Exec= argument, quoted as the desktop entry specification asks."""
+    """One Exec= argument as the desktop entry specification writes it: ``%`` doubled (it
+    starts field codes); quoted when it holds a reserved character, the double quote,
+    backtick, dollar and backslash then escaped with a backslash, and every backslash
+    doubled again for the file's string escaping."""
+    argument = argument.replace("%", "%%")
     if not any(c in argument for c in ' \t\n"\'\\><~|&;$*?#()`'):
         return argument
-    escaped = argument.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`") \
-        .replace("$", "\\$")
-    return f'"{escaped}"'
+    quoted = "".join("\\" + c if c in '"`$\\' else c for c in argument)
+    return '"' + quoted.replace("\\", "\\\\") + '"'
+
+
+def _string(value: str) -> str:
+    """A plain string value of a desktop entry (its escapes: backslash, newline, tab)."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
 
 
 def desktop_entry(command: list[str]) -> str:
@@ -61,7 +69,7 @@ def desktop_entry(command: list[str]) -> str:
         if line.startswith("Exec="):
             line = f"Exec={exec_line} gui"
         elif line.startswith("TryExec="):
-            line = f"TryExec={command[0]}"
+            line = f"TryExec={_string(command[0])}"
         lines.append(line)
     return "\n".join(lines) + "\n"
 

@@ -26,14 +26,12 @@ def cli_invocation() -> list[str]:
 
 
 def qt_versions() -> str:
-    """PySide6 and Qt versions, probed in a child process (a standalone build has no
-    Python to run a probe with: it asks its own ``gui --qt-versions``)."""
-    probe = ("import PySide6; from PySide6 import QtCore; "
-             "print('PySide6', PySide6.__version__ + ', Qt', QtCore.qVersion())")
-    command = ([sys.executable, "gui", "--qt-versions"] if getattr(sys, "frozen", False)
-               else [sys.executable, "-c", probe])
+    """PySide6 and Qt versions, asked of ``billet-studio gui --qt-versions`` in a child
+    process (the CLI never loads Qt itself, and a missing system library is reported
+    instead of crashing)."""
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        result = subprocess.run([*cli_invocation(), "gui", "--qt-versions"],
+                                capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"not checked ({error})"
     if result.returncode != 0:
@@ -60,12 +58,17 @@ def torch_facts() -> Facts:
     return facts
 
 
+def display_name() -> str | None:
+    """The X11 or Wayland display this process would show on, if any."""
+    return os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or None
+
+
 def environment_facts(qt: str | None = None, torch: Facts | None = None,
                       display: str | None = None) -> Facts:
     """Every fact, in the order doctor prints them. ``qt``: the Qt versions when the
     caller has Qt loaded (else probed); ``torch``: stand-ins for torch's facts (else
     torch is imported and asked); ``display``: what a running studio shows on."""
-    display = display or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    display = display or display_name()
     return [("billet-studio", __version__),
             ("python", f"{platform.python_version()} ({sys.executable})"),
             ("platform", platform.platform()),

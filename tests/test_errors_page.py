@@ -423,3 +423,43 @@ def test_saving_a_corrected_label_rescores_the_billet_in_the_browser(request, ev
     finally:
         label_page.close_session(discard=True)
         sidecar.write_bytes(original)
+
+
+def test_the_slider_keeps_a_few_rematched_stores_and_cleans_up_after_crashes(
+        request, evaluated, tmp_path, monkeypatch):
+    pytest.importorskip("PySide6")
+    pytest.importorskip("pytestqt")
+    qtbot = request.getfixturevalue("qtbot")
+    import os
+    import tempfile
+    import time
+
+    from billet_studio.gui import threshold_control
+    from billet_studio.gui.errors_page import ErrorsPage
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old = tmp_path / f"{threshold_control.SCRATCH_PREFIX}crashed"
+    recent = tmp_path / f"{threshold_control.SCRATCH_PREFIX}another-studio"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / "score-070.sqlite").write_bytes(b"x")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    project, folder = evaluated
+    page = ErrorsPage()
+    qtbot.addWidget(page)
+    page.set_project(project)
+    page.show()
+    assert page.open_evaluation(folder)
+    slider = page.panel.threshold
+    made = []
+    for value in (60, 70, 80, 90):
+        with qtbot.waitSignal(slider.store_ready, timeout=30_000) as ready:
+            slider.slider.setValue(value)
+        made.append(ready.args[1])
+    assert not old.exists() and recent.exists()  # only the stale folder was removed
+    assert list(slider.stores) == [70, 80, 90] and len(slider.stores) == threshold_control.KEEP
+    assert not made[0].exists() and all(p.exists() for p in made[1:])
+    scratch = slider.scratch
+    page.shutdown()
+    assert not scratch.exists()

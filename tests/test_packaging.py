@@ -201,3 +201,41 @@ def test_the_standalone_recipe_parses_and_its_launcher_runs_the_cli():
     result = subprocess.run([sys.executable, str(launch), "--version"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == f"billet-studio {__version__}"
+
+
+def _exec_arguments(line: str) -> list[str]:
+    """Exec= arguments read back as the desktop entry specification says."""
+    value = line.replace("\\\\", "\\")  # the string escaping first
+    arguments, current, quoted, escaped, i = [], "", False, False, 0
+    while i < len(value):
+        c = value[i]
+        if quoted and escaped:
+            current, escaped = current + c, False
+        elif quoted and c == "\\":
+            escaped = True
+        elif c == '"':
+            quoted = not quoted
+        elif c == " " and not quoted:
+            arguments.append(current)
+            current = ""
+        else:
+            current += c
+        i += 1
+    return [a.replace("%%", "%") for a in [*arguments, current]]
+
+
+def test_an_installation_path_with_reserved_characters_survives_the_exec_line(tmp_path):
+    from billet_studio.desktop_entry import desktop_entry
+
+    odd = '/opt/plant tools/$HOME\\x/50%/"b`s"/billet-studio'
+    text = desktop_entry([odd])
+    line = next(v for v in text.splitlines() if v.startswith("Exec="))[len("Exec="):]
+    assert _exec_arguments(line) == [odd, "gui"]
+    plain = desktop_entry(["/home/me/.local/bin/billet-studio"])
+    assert "Exec=/home/me/.local/bin/billet-studio gui" in plain.splitlines()
+    entry = tmp_path / "billet-studio.desktop"
+    entry.write_text(text)
+    if shutil.which("desktop-file-validate"):
+        result = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True,
+                                text=True)
+        assert result.returncode == 0, result.stdout

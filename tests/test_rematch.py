@@ -299,3 +299,57 @@ def test_box_rows_of_billets_without_predictions_or_without_digits():
          None, 0),
     ]
     assert box_rows([], [], [], [], [], ("0",)) == []
+
+
+def test_a_rematch_cancelled_after_its_last_chunk_writes_nothing(demo, tmp_path):
+    out = tmp_path / "late.sqlite"
+    token = CancelToken()
+    job = rematch_store(demo["0.5"], 0.7, out, token)
+    steps = [next(job), next(job)]  # the start, then the one chunk done
+    assert steps[-1].step == steps[-1].total == 12
+    token.cancel()
+    assert list(job) == []
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_billets_are_loaded_in_batches_of_ids(demo, monkeypatch):
+    from billet_studio.evaluation import rematch
+    from billet_studio.evaluation.rematch import load_billets
+
+    db = open_store(demo["0.5"])
+    classes = tuple(read_meta(db)["classes"])
+    whole = load_billets(db, demo["0.5"], classes, list(range(12, 0, -1)))
+    monkeypatch.setattr(rematch, "ID_BATCH", 5)
+    batched = load_billets(db, demo["0.5"], classes, list(range(1, 13)))
+    db.close()
+    assert [b.row["id"] for b in batched] == [b.row["id"] for b in whole] == list(range(1, 13))
+    for a, b in zip(whole, batched, strict=True):
+        assert a.truth.boxes.tolist() == b.truth.boxes.tolist()
+        assert a.predictions.scores.tolist() == b.predictions.scores.tolist()
+
+
+def test_an_image_is_matched_to_its_billet_by_its_whole_path(demo, tmp_path):
+    """A store made elsewhere names images by a longer path ending with the project's; a
+    different image with the same file name is never taken for it."""
+    import shutil
+
+    project = Project.open(demo["root"])
+    evaluation = _copy_evaluation(demo["0.5"], tmp_path)
+    with sqlite3.connect(evaluation / "records.sqlite") as db:
+        db.execute("UPDATE billets SET file_name = '../elsewhere/demo/' || file_name")
+    billets, _ = _rows(evaluation / "records.sqlite")
+    name = billets[0]["file_name"].removeprefix("../elsewhere/demo/")
+    image = demo["root"] / name
+    twin = demo["root"] / "other" / Path(name).name  # same file name, another image
+    twin.parent.mkdir()
+    shutil.copy2(image, twin)
+    try:
+        found = rescore_from_project(evaluation, project, [image])
+        assert (found.changed, found.unchanged, found.problems) == ((), 1, ())
+        other = rescore_from_project(evaluation, project, [twin])
+        assert (other.changed, other.unchanged, other.problems) == ((), 0, ())
+        outside = rescore_from_project(evaluation, project, [tmp_path / "x.jpg"])
+        assert outside.unchanged == 0 and "not inside the project" in outside.problems[0]
+    finally:
+        shutil.rmtree(twin.parent)
+    assert _rows(evaluation / "records.sqlite")[0] == billets

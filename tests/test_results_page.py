@@ -119,6 +119,30 @@ def test_sources_know_where_each_evaluation_came_from(project):
     assert "datasets/bad/manifest.json cannot be read" in warnings[1]
 
 
+def test_a_report_on_a_grid_cells_checkpoints_is_not_one_of_its_seeds(project, tmp_path):
+    """Only <grid>/cells/<exp>-seed<k>/evaluation is a seed of the grid experiment; a
+    detector report on the cell's run (…/run/report/steps/step_N/evaluation) stands alone,
+    so its checkpoints are not averaged in with the seeds."""
+    root = tmp_path / "p"
+    cell = root / "experiments/grid/cells/exp2-syn25-seed0"
+    _write(root / "experiments/grid/experiment.json", {"config": {}})
+    _write(cell / "run/config.json", {"model": {}, "sources": {"experiment": "exp2-syn25"}})
+    shutil.copytree(project.root / SEED0 / "evaluation", cell / "evaluation")
+    report = cell / "run/report/steps/step_0000100/evaluation"
+    shutil.copytree(project.root / SEED0 / "evaluation", report)
+    sources, _ = find_sources(root)
+    by_label = {s.label: s for s in sources}
+    seed = by_label[SEED0]
+    checkpoint = by_label[f"{SEED0}/run/report/steps/step_0000100"]
+    assert (seed.group, seed.seed, seed.grid) == (GRID, 0, "experiments/grid")
+    assert (checkpoint.group, checkpoint.seed, checkpoint.grid) == (checkpoint.label, None,
+                                                                    None)
+    assert checkpoint.step == 100 and checkpoint.run == cell / "run"
+    rows = project_rows(sources)
+    assert {r["experiment"] for r in rows} == {GRID, checkpoint.label}
+    assert all(r["seeds"] == 1 for r in rows)
+
+
 def test_each_row_holds_its_summarys_rates(project):
     sources, _ = find_sources(project.root)
     rows = project_rows(sources, group_seeds=False)

@@ -39,6 +39,8 @@ from billet_studio.jobs import CancelToken, Progress
 
 #: Billets re-matched together (one read of the store, one batched matching).
 CHUNK = 5000
+#: Billet ids asked for in one query.
+ID_BATCH = 1000
 #: How a chunk's boxes are read: numbers never NULL, with a flag for the missing side.
 _BOX_SELECT = ("billet, true_label, pred_label, IFNULL(score, 0), tx0 IS NOT NULL, "
                "IFNULL(tx0, 0), IFNULL(ty0, 0), IFNULL(tx1, 0), IFNULL(ty1, 0), "
@@ -130,9 +132,15 @@ def _read_billets(db: sqlite3.Connection, store: Path, classes: Sequence[str],
 
 def load_billets(db: sqlite3.Connection, store: Path, classes: Sequence[str],
                  ids: Sequence[int]) -> list[StoredBillet]:
-    """The billets with these row ids, as stored."""
-    return _read_billets(db, store, classes, f"id IN ({', '.join('?' * len(ids))})",
-                         list(ids))
+    """The billets with these row ids, as stored (asked for in batches: SQLite limits
+    the parameters of one query, to 32,766 in common builds)."""
+    ids = sorted(ids)
+    billets: list[StoredBillet] = []
+    for start in range(0, len(ids), ID_BATCH):
+        batch = ids[start:start + ID_BATCH]
+        billets += _read_billets(db, store, classes, f"id IN ({', '.join('?' * len(batch))})",
+                                 batch)
+    return billets
 
 
 def iter_billets(db: sqlite3.Connection, store: Path, classes: Sequence[str],
@@ -188,11 +196,13 @@ def rematch_store(source: Path | str, score: float, out: Path | str,
                          durable=durable) as writer:
             for billets in iter_billets(db, store, classes):
                 if cancel is not None and cancel.cancelled:
-                    writer.abandon()
-                    return
+                    break
                 writer.add(*rematched_rows(billets, classes, config))
                 done += len(billets)
                 yield Progress(done, total, f"re-matching at score {score:.2f}")
+            if cancel is not None and cancel.cancelled:  # also after the last chunk
+                writer.abandon()
+                return
     finally:
         db.close()
     yield Progress(total, total, f"re-matched {total} billets at score {score:.2f}")

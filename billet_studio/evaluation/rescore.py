@@ -24,6 +24,7 @@ from billet_studio.annotations.project import Project
 from billet_studio.annotations.records import ImageRecord
 from billet_studio.evaluation.browse import escape_like
 from billet_studio.evaluation.rematch import (
+    CHUNK,
     StoredBillet,
     load_billets,
     match_config_of,
@@ -52,7 +53,7 @@ class RescoreReport:
 
 
 def relabelled(meta: dict[str, Any]) -> dict[str, Any]:
-    """The billets re-scored after the evaluation ran (file name -> when, from what)."""
+    """The billets re-scored after the evaluation ran (file name -> {"at": when})."""
     value = meta.get("relabelled")
     return value if isinstance(value, dict) else {}
 
@@ -90,54 +91,60 @@ def _same_truth(a: StoredBillet, b: StoredBillet) -> bool:
 
 def _targets(db: sqlite3.Connection, project: Project, images: Sequence[Path] | None
              ) -> tuple[dict[int, Path], list[str]]:
-    """Store row id -> the project image of each billet to check."""
+    """Store row id -> the project image of each billet to check. A billet is an image's
+    when its file name is the image's path relative to the project, or ends with it
+    (a store made elsewhere, e.g. ``../demo/images/b.jpg``), and no other billet's does."""
     if images is None:
         rows = db.execute("SELECT id, file_name FROM billets").fetchall()
         return {row[0]: project.root / row[1] for row in rows}, []
     targets, problems = {}, []
     for image in images:
-        name = project.relative(image)
-        rows = db.execute("SELECT id FROM billets WHERE file_name = ?", (name,)).fetchall()
-        if not rows:  # a store made from files outside the project: by unique file name
-            base = Path(name).name
-            rows = db.execute("SELECT id FROM billets WHERE file_name = ? OR file_name LIKE ?"
-                              " ESCAPE '\\'", (base, f"%/{escape_like(base)}")).fetchall()
+        try:
+            name = project.relative(image)
+        except AnnotationError as error:
+            problems.append(str(error))
+            continue
+        rows = db.execute("SELECT id FROM billets WHERE file_name = ? OR file_name LIKE ? "
+                          "ESCAPE '\\'", (name, f"%/{escape_like(name)}")).fetchall()
         if len(rows) == 1:
             targets[rows[0][0]] = Path(image)
         elif rows:
-            problems.append(f"{image}: {len(rows)} billets of the evaluation have this file "
-                            "name; none was re-scored")
+            problems.append(f"{image}: {len(rows)} billets of the evaluation end with this "
+                            "path; none was re-scored")
     return targets, problems
 
 
 def rescore_from_project(evaluation: Path | str, project: Project,
                          images: Sequence[Path] | None = None) -> RescoreReport:
     """Re-score the billets of ``images`` (default: every billet) whose labels in
-    ``project`` differ from the truth the evaluation scored; images not in it are skipped."""
+    ``project`` differ from the truth the evaluation scored; images that are not among its
+    billets are skipped. Billets are read ``CHUNK`` at a time."""
     store = Path(evaluation)
     store = store / STORE_FILE if store.is_dir() else store
     reader = open_store(store)
+    updated, unchanged = [], 0
     try:
         meta = read_meta(reader)
         classes = tuple(meta.get("classes", ()))
         config, line_gap = match_config_of(meta), _line_gap(meta)
         targets, problems = _targets(reader, project, images)
-        stored = load_billets(reader, store, classes, sorted(targets)) if targets else []
+        ids = sorted(targets)
+        for start in range(0, len(ids), CHUNK):
+            for billet in load_billets(reader, store, classes, ids[start:start + CHUNK]):
+                try:
+                    record = project.load_record(targets[billet.row["id"]])
+                except (AnnotationError, OSError) as error:
+                    problems.append(str(error))
+                    continue
+                new = truth_from_record(record, billet, classes, line_gap)
+                if _same_truth(new, billet):
+                    unchanged += 1
+                else:
+                    updated.append(new)
+    except sqlite3.Error as error:
+        raise AnnotationError(store, f"could not be read ({error})") from None
     finally:
         reader.close()
-    updated, unchanged = [], 0
-    for billet in stored:
-        image = targets[billet.row["id"]]
-        try:
-            record = project.load_record(image)
-        except (AnnotationError, OSError) as error:
-            problems.append(str(error))
-            continue
-        new = truth_from_record(record, billet, classes, line_gap)
-        if _same_truth(new, billet):
-            unchanged += 1
-        else:
-            updated.append(new)
     if updated:
         _write_rescored(store, meta, rematched_rows(updated, classes, config))
     return RescoreReport(tuple(b.row["file_name"] for b in updated), unchanged,
@@ -151,9 +158,10 @@ def _write_rescored(store: Path, meta: dict[str, Any],
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     assignments = ", ".join(f"{c} = ?" for c in BILLET_COLUMNS[1:])
     try:
-        db = sqlite3.connect(store)
+        db = sqlite3.connect(store, isolation_level=None)  # transactions opened here
         try:
-            with db:  # one transaction: all of it or none
+            db.execute("BEGIN IMMEDIATE")  # one transaction, the upgrade too: all or none
+            try:
                 columns = {row[1] for row in db.execute("PRAGMA table_info(boxes)")}
                 if "pred_index" not in columns:  # a store of schema 1: gains the column
                     db.execute("ALTER TABLE boxes ADD COLUMN pred_index INTEGER")
@@ -168,6 +176,10 @@ def _write_rescored(store: Path, meta: dict[str, Any],
                 db.executemany(INSERT_BOX, boxes)
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('relabelled', ?)",
                            (json.dumps(notes),))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         finally:
             db.close()
     except sqlite3.Error as error:

@@ -156,10 +156,13 @@ def _source(reader: _Reader, folder: Path) -> EvaluationSource:
     label = "/".join(parts[:-1] if len(parts) > 1 and parts[-1] == "evaluation" else parts)
     steps = [int(m.group(1)) for p in parts if (m := _STEP.fullmatch(p))]
     group, seed, grid_dataset, grid_label = label, None, None, None
-    for index, part in enumerate(parts[:-1]):
+    # A grid cell's own evaluation is exactly <grid>/cells/<exp>-seed<k>/evaluation; a
+    # report on the cell's checkpoints (…/run/report/steps/…) is an evaluation of its own.
+    index = len(parts) - 3
+    if index >= 0 and parts[index] == "cells" and parts[-1] == "evaluation":
         cell = _CELL.fullmatch(parts[index + 1])
         grid = root.joinpath(*parts[:index])
-        if part == "cells" and cell and (grid / "experiment.json").is_file():
+        if cell and (grid / "experiment.json").is_file():
             grid_label = "/".join(parts[:index])
             group = f"{grid_label}/{cell['experiment']}"
             seed = int(cell["seed"])

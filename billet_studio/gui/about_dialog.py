@@ -5,7 +5,6 @@ open project: the facts ``billet-studio doctor`` prints. torch is looked up on a
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 
 import PySide6
@@ -21,10 +20,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from billet_studio.environment import Facts, environment_facts
+from billet_studio.environment import Facts, display_name, environment_facts
 from billet_studio.gui.worker_task import WorkerTask
 
 CHECKING = "checking…"
+
+
+def qt_versions_text() -> str:
+    """"PySide6 x, Qt y": what ``doctor`` reports (it asks ``gui --qt-versions``)."""
+    return f"PySide6 {PySide6.__version__}, Qt {qVersion()}"
 
 
 class AboutDialog(QDialog):
@@ -39,9 +43,9 @@ class AboutDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("About Billet Studio")
         self.project: Path | None = None
-        self.qt = f"PySide6 {PySide6.__version__}, Qt {qVersion()}"
-        screen = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-        self.display = f"{QGuiApplication.platformName()}" + (f" ({screen})" if screen else "")
+        self.qt = qt_versions_text()
+        screen = display_name()
+        self.display = QGuiApplication.platformName() + (f" ({screen})" if screen else "")
         self.found: Facts = environment_facts(self.qt, torch=[("torch", CHECKING)],
                                               display=self.display)
         self.complete = False

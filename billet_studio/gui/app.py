@@ -9,16 +9,12 @@ from pathlib import Path
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication
 
+from billet_studio.gui.about_dialog import qt_versions_text
 from billet_studio.gui.main_window import MainWindow
 from billet_studio.gui.settings import APPLICATION, ORGANISATION
 
-
-def qt_versions_text() -> str:
-    """"PySide6 x, Qt y": what ``doctor`` reports (the standalone build asks here)."""
-    import PySide6
-    from PySide6.QtCore import qVersion
-
-    return f"PySide6 {PySide6.__version__}, Qt {qVersion()}"
+#: What the CLI's ``gui`` command uses (``gui --qt-versions`` answers doctor's probe).
+__all__ = ["qt_versions_text", "run_studio", "studio_application", "studio_icon"]
 
 
 def studio_icon() -> QIcon:

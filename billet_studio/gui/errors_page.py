@@ -204,11 +204,11 @@ class ErrorsPage(QWidget):
         self.panel.show_billet(None, None, None)  # nothing of the previous evaluation stays
         self.confusion.reset()
         self.evaluation_store = None
-        self.panel.threshold.set_evaluation(None)
-        if self.browser is not None:
+        if self.browser is not None:  # closed before its scratch folder is removed
             self.model.set_browser(None)
             self.browser.close()
             self.browser = None
+        self.panel.threshold.set_evaluation(None)
         if not data:
             self.count.setText("No evaluations in this project yet (billet-studio evaluate "
                                "run, or the experiment grid, make them)")
@@ -392,8 +392,9 @@ class ErrorsPage(QWidget):
         """Wait for the page's workers (photographs, CSV, the matrix, crops); close the
         store."""
         self.confusion.shutdown()
-        self.panel.shutdown()
         self.workers.waitForDone()
-        if self.browser is not None:
+        if self.browser is not None:  # closed before the scratch folder is removed
+            self.model.set_browser(None)
             self.browser.close()
             self.browser = None
+        self.panel.shutdown()

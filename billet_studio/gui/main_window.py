@@ -275,6 +275,8 @@ class MainWindow(QMainWindow):
         self.synth_page.shutdown()
         self.errors_page.shutdown()
         self.results_page.shutdown()
+        if self.about is not None:
+            self.about.pool.waitForDone()  # its torch lookup emits on the dialog
         settings = studio_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/label_page_docks", self.label_page.save_layout())

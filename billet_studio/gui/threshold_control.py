@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal
@@ -18,6 +19,26 @@ from billet_studio.jobs import CancelToken
 
 #: The slider's steps: hundredths of a score.
 STEPS = 100
+#: Re-matched stores kept for thresholds visited before (each is about as large as the
+#: evaluation's own store); older ones are deleted.
+KEEP = 3
+#: Scratch folders older than this are left over from a studio that crashed: removed.
+STALE_SECONDS = 24 * 3600
+SCRATCH_PREFIX = "billet-studio-rematch-"
+
+
+def remove_stale_scratch(now: float | None = None) -> int:
+    """Delete scratch folders a crashed studio left in the temporary folder."""
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            if folder.is_dir() and now - folder.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue  # removed meanwhile
+    return removed
 
 
 class ThresholdControl(QWidget):
@@ -34,7 +55,8 @@ class ThresholdControl(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, STEPS)
         self.slider.setToolTip("Score threshold: detections below it are ignored. The billet"
-                               " re-matches as you drag; the table once you let go.")
+                               " re-matches as you drag; the table once you let go. The ID "
+                               "reads (and CB raw/prior) stay the evaluation's.")
         self.value = QLabel()
         self.state = QLabel()
         row = QHBoxLayout(self)
@@ -120,7 +142,8 @@ class ThresholdControl(QWidget):
             self.store_ready.emit(self.score, self.stores[step])
             return
         if self.scratch is None:
-            self.scratch = Path(tempfile.mkdtemp(prefix="billet-studio-rematch-"))
+            remove_stale_scratch()
+            self.scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
         out = self.scratch / f"score-{step:03d}.sqlite"
         request, source, score = self.request, self.source, self.score
         cancel = self.cancel = CancelToken()
@@ -148,6 +171,8 @@ class ThresholdControl(QWidget):
         else:
             self.state.setText("")
             self.stores[self.slider.value()] = Path(path)
+            while len(self.stores) > KEEP:  # the oldest is no longer shown: drop it
+                Path(self.stores.pop(next(iter(self.stores)))).unlink(missing_ok=True)
             self.store_ready.emit(self.score, Path(path))
 
     def shutdown(self) -> None:
