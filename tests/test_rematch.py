@@ -353,3 +353,19 @@ def test_an_image_is_matched_to_its_billet_by_its_whole_path(demo, tmp_path):
     finally:
         shutil.rmtree(twin.parent)
     assert _rows(evaluation / "records.sqlite")[0] == billets
+
+
+def test_compare_never_pairs_two_billets_that_only_share_a_file_name(demo, tmp_path):
+    """Two test worlds can both hold an images/billet_00001.jpg: a name whose true ID
+    differs between the evaluations is listed apart, not compared."""
+    from billet_studio.evaluation.compare import compare_evaluations
+
+    other = _copy_evaluation(demo["0.5"], tmp_path)
+    with sqlite3.connect(other / "records.sqlite") as db:
+        name = db.execute("SELECT file_name FROM billets WHERE id = 1").fetchone()[0]
+        db.execute("UPDATE billets SET true_id = 'X' || true_id, errors = errors + 5 "
+                   "WHERE id = 1")
+    result = compare_evaluations(demo["0.5"], other)
+    assert result.different_truth == (name,)
+    compared = {c.file_name for c in (*result.better, *result.worse)}
+    assert name not in compared and result.unchanged == 11

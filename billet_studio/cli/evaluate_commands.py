@@ -261,6 +261,7 @@ def cmd_evaluate_compare(args: argparse.Namespace) -> int:
             "worse": [c.file_name for c in result.worse],
             "unchanged": result.unchanged,
             "only_before": list(result.only_before), "only_after": list(result.only_after),
+            "different_truth": list(result.different_truth),
             "rates_before": result.rates_before, "rates_after": result.rates_after,
         }, indent=2))
         return 0
@@ -279,7 +280,8 @@ def cmd_evaluate_compare(args: argparse.Namespace) -> int:
                   f"errors {a['errors']} -> {b['errors']}")
         if len(changes) > args.show:
             print(f"  … and {len(changes) - args.show} more")
-    for title, names in (("only in A", result.only_before), ("only in B", result.only_after)):
+    for title, names in (("only in A", result.only_before), ("only in B", result.only_after),
+                         ("same file name, another true ID", result.different_truth)):
         if names:
             print(f"{title}: {len(names)} billets (not compared)")
     return 0

@@ -52,6 +52,9 @@ class Comparison:
     only_after: tuple[str, ...]
     rates_before: dict[str, float]
     rates_after: dict[str, float]
+    #: File names in both whose true IDs differ: other billets under the same name (two
+    #: test worlds) or a relabelled one; never compared.
+    different_truth: tuple[str, ...] = ()
 
 
 def _rows(folder: Path) -> tuple[dict[str, dict[str, Any]], dict[str, int], dict[str, Any]]:
@@ -86,14 +89,16 @@ def _rates(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
 
 
 def compare_evaluations(before: Path | str, after: Path | str) -> Comparison:
-    """Join two evaluation folders on the billets' file names."""
+    """Join two evaluation folders on the billets' file names (a name whose true ID
+    differs between them is not the same billet: listed apart, not compared)."""
     before, after = Path(before), Path(after)
     rows_a, ids_a, meta_a = _rows(before)
     rows_b, ids_b, meta_b = _rows(after)
     if meta_a.get("classes") != meta_b.get("classes"):
         raise AnnotationError(after, f"scores other classes than {before}; the two "
                                      "evaluations cannot be compared billet by billet")
-    shared = sorted(set(rows_a) & set(rows_b))
+    named = sorted(set(rows_a) & set(rows_b))
+    shared = [n for n in named if rows_a[n]["true_id"] == rows_b[n]["true_id"]]
     changes = [BilletChange(name, rows_a[name], rows_b[name], ids_a[name], ids_b[name])
                for name in shared]
     better = tuple(c for c in changes if c.change > 0)
@@ -102,4 +107,5 @@ def compare_evaluations(before: Path | str, after: Path | str) -> Comparison:
         before, after, better, worse, len(changes) - len(better) - len(worse),
         tuple(sorted(set(rows_a) - set(rows_b))), tuple(sorted(set(rows_b) - set(rows_a))),
         _rates({k: rows_a[k] for k in shared}), _rates({k: rows_b[k] for k in shared}),
+        tuple(n for n in named if rows_a[n]["true_id"] != rows_b[n]["true_id"]),
     )

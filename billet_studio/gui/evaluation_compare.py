@@ -69,6 +69,9 @@ def headline(result: Comparison) -> str:
     skipped = len(result.only_before) + len(result.only_after)
     if skipped:
         parts.append(f"{skipped} billets in only one of them (not compared)")
+    if result.different_truth:
+        parts.append(f"{len(result.different_truth)} file names with another true ID in "
+                     "each (other billets: not compared)")
     return " · ".join(parts)
 
 
