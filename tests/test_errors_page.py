@@ -299,6 +299,18 @@ def test_the_page_filters_walks_and_opens_a_billet_in_labelling(request, evaluat
     assert window.label_page.session.image_path.resolve() == target.resolve()
 
 
+def _open_page(qtbot, project: Project, folder: Path):
+    """An error browser page, shown, on the evaluation in ``folder``."""
+    from billet_studio.gui.errors_page import ErrorsPage
+
+    page = ErrorsPage()
+    qtbot.addWidget(page)
+    page.set_project(project)
+    page.show()
+    assert page.open_evaluation(folder)
+    return page
+
+
 def _page_counts(page) -> dict[str, tuple[int, int, int, int]]:
     while page.model.canFetchMore():
         page.model.fetchMore()
@@ -312,8 +324,6 @@ def test_the_score_slider_rematches_the_billet_live_and_the_table_when_it_rests(
     pytest.importorskip("PySide6")
     pytest.importorskip("pytestqt")
     qtbot = request.getfixturevalue("qtbot")
-    from billet_studio.gui.errors_page import ErrorsPage
-
     project, folder = evaluated
     at_07 = tmp_path / "at-0.7"
     summary = BilletBrowser(folder).summary_inputs()
@@ -321,11 +331,7 @@ def test_the_score_slider_rematches_the_billet_live_and_the_table_when_it_rests(
                  summary["predictions"], "--out", str(at_07), "--project", str(project.root),
                  "--images", str(project.root), "--no-report", "--score", "0.7"]) == 0
     want, _ = _all_billets(at_07)
-    page = ErrorsPage()
-    qtbot.addWidget(page)
-    page.set_project(project)
-    page.show()
-    assert page.open_evaluation(folder)
+    page = _open_page(qtbot, project, folder)
     slider = page.panel.threshold
     assert slider.score == 0.5 and "evaluation's" in slider.value.text()
     before = _page_counts(page)
@@ -435,7 +441,6 @@ def test_the_slider_keeps_a_few_rematched_stores_and_cleans_up_after_crashes(
     import time
 
     from billet_studio.gui import threshold_control
-    from billet_studio.gui.errors_page import ErrorsPage
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     old = tmp_path / f"{threshold_control.SCRATCH_PREFIX}crashed"
@@ -446,11 +451,7 @@ def test_the_slider_keeps_a_few_rematched_stores_and_cleans_up_after_crashes(
     two_days_ago = time.time() - 2 * 24 * 3600
     os.utime(old, (two_days_ago, two_days_ago))
     project, folder = evaluated
-    page = ErrorsPage()
-    qtbot.addWidget(page)
-    page.set_project(project)
-    page.show()
-    assert page.open_evaluation(folder)
+    page = _open_page(qtbot, project, folder)
     slider = page.panel.threshold
     made = []
     for value in (60, 70, 80, 90):

@@ -22,7 +22,7 @@ import numpy as np
 
 from billet_studio.evaluation.browse import find_evaluations
 from billet_studio.evaluation.scoring import SUBSETS
-from billet_studio.experiments.results import summary_rows
+from billet_studio.experiments.results import small_real_only, summary_rows
 
 _CELL = re.compile(r"(?P<experiment>.+)-seed(?P<seed>\d+)")
 _STEP = re.compile(r"step_(\d+)")
@@ -261,26 +261,22 @@ def project_rows(sources: Sequence[EvaluationSource], group_seeds: bool = True
 def plot_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows a plot against the synthetic share draws: those with a known share, and of
     a detector report's checkpoints only the last (its earlier steps are the same data,
-    less trained). The copies keep ``images`` only for real-only rows, so that
-    ``experiments.results.plot_metrics`` sets apart just a real-only experiment with fewer
-    training images (the paper's exp 6), not a smaller mixed one."""
+    less trained)."""
     known = [r for r in rows if r.get("synthetic") is not None and r.get("images")]
     last: dict[tuple[str, str], int] = {}
     for row in known:
         if row.get("step") is not None:
             key = (row["experiment"].rsplit("/steps/", 1)[0], row["subset"])
             last[key] = max(last.get(key, -1), row["step"])
-    kept = [r for r in known if r.get("step") is None or r["step"] == last[
+    return [r for r in known if r.get("step") is None or r["step"] == last[
         (r["experiment"].rsplit("/steps/", 1)[0], r["subset"])]]
-    largest = max((r["images"] for r in kept), default=0)
-    return [{**r, "images": r["images"] if r["synthetic"] == 0 else largest} for r in kept]
 
 
 def plot_series(rows: Sequence[dict[str, Any]], metric: str) -> list[Series]:
     """One series per test subset (in the paper's order) of ``metric`` against the
     synthetic share, over ``plot_rows(rows)``."""
     kept = plot_rows(rows)
-    largest = max((r["images"] for r in kept), default=0)
+    small = small_real_only(kept)
     series = []
     for subset in SUBSETS:
         points, apart = [], []
@@ -291,8 +287,7 @@ def plot_series(rows: Sequence[dict[str, Any]], metric: str) -> list[Series]:
                 continue
             point = PlotPoint(row["synthetic"], cell["value"], cell.get("low"),
                               cell.get("high"), row["experiment"], row.get("grid"))
-            small = row["synthetic"] == 0 and row["images"] < largest
-            (apart if small else points).append(point)
+            (apart if row["experiment"] == small else points).append(point)
         if not points and not apart:
             continue
         lines = []

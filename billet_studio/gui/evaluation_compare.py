@@ -11,8 +11,6 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
     Qt,
     QThreadPool,
     Signal,
@@ -34,11 +32,10 @@ from PySide6.QtWidgets import (
 from billet_studio.annotations import AnnotationError
 from billet_studio.evaluation.browse import BilletBrowser, resolve_image
 from billet_studio.evaluation.compare import BilletChange, Comparison, compare_evaluations
+from billet_studio.gui.billet_table import ROOT, Index
 from billet_studio.gui.billet_view import BilletView, PhotoLoader
 from billet_studio.gui.worker_task import WorkerTask
 
-Index = QModelIndex | QPersistentModelIndex
-ROOT = QModelIndex()
 COLUMNS = ("Change", "Billet", "True ID", "Read before → after", "CB", "Errors")
 BETTER, WORSE = QColor(40, 150, 60), QColor(215, 40, 40)
 #: Headline rates; for these lower is better.

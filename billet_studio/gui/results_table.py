@@ -9,8 +9,6 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
     QPointF,
     QRectF,
     Qt,
@@ -20,9 +18,8 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from billet_studio.evaluation.scoring import SUBSET_TITLES
 from billet_studio.experiments.results import METRICS
+from billet_studio.gui.billet_table import ROOT, Index
 
-Index = QModelIndex | QPersistentModelIndex
-ROOT = QModelIndex()
 #: Columns before the metrics: header and row key.
 LEAD_COLUMNS = (("Evaluation", "experiment"), ("Synthetic", "synthetic"),
                 ("Subset", "subset"), ("Billets", "billets"))
