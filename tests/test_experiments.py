@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("torch")
 
 from billet_studio.cli import main
+from billet_studio.experiments.main_job import example_reads
 from billet_studio.experiments.results import METRICS
 
 EXPERIMENTS = ("exp1-real", "exp2-syn25", "exp3-syn50", "exp4-syn75", "exp5-syn100",
@@ -168,3 +169,36 @@ def test_demo_run_prints_the_plumbing_check(demo, capsys, monkeypatch):
     printed = capsys.readouterr().out
     assert "plumbing check, not a result" in printed
     assert "report:" in printed and "main job finished" in printed
+    # It leads with the bundled reader: billets read right, the subsets, example reads.
+    headline = printed[printed.index("The bundled reader on 4 fresh demo test billets"):
+                       printed.index("Every stage once")]
+    assert "IDs read right:" in headline and "with the ID format prior" in headline
+    assert "CB prior" in headline and "well" in headline.lower()
+    examples = headline[headline.index("Example reads"):].splitlines()[1:4]
+    store = demo / "runs" / "main-job" / "bundled" / "evaluation" / "records.sqlite"
+    reads = example_reads(store)
+    assert len(examples) == len(reads) == 3
+    for line, read in zip(examples, reads, strict=True):
+        assert line.split()[0] == read.true_id and read.file_name in line
+        assert ("right" in line.split()) == read.right
+
+
+def test_example_reads_show_a_right_and_a_wrong_read_first(tmp_path):
+    import sqlite3
+
+    from billet_studio.evaluation.store import READABLE_SCHEMAS
+
+    path = tmp_path / "records.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('schema', ?)", (json.dumps(READABLE_SCHEMAS[-1]),))
+    db.execute("CREATE TABLE billets (id INTEGER PRIMARY KEY, file_name TEXT, visibility "
+               "TEXT, true_id TEXT, raw_read TEXT, prior_read TEXT)")
+    rows = [(1, "a.jpg", "well", "AB1", "AB7", "AB7"), (2, "b.jpg", "well", "AB2", "AB", "AB2"),
+            (3, "c.jpg", "poor", "AB3", "A83", None), (4, "d.jpg", "partial", "AB4", "", None)]
+    db.executemany("INSERT INTO billets VALUES (?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    reads = example_reads(path)
+    assert [r.file_name for r in reads] == ["b.jpg", "a.jpg", "d.jpg"]
+    assert [r.right for r in reads] == [True, False, False]

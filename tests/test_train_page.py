@@ -120,3 +120,27 @@ def test_a_new_studio_reattaches_to_a_run_it_did_not_start(qtbot, project):
     finally:
         request_stop(run)
         qtbot.waitUntil(lambda: run_status(run).state != "running", timeout=WAIT)
+
+
+def test_a_detector_run_shows_its_pretraining_phase_before_its_first_step(qtbot, project):
+    from billet_studio.jobs import JsonlProgressWriter, Progress
+    from billet_studio.training.run_lock import RunLock
+    from billet_studio.training.run_status import PRETRAIN_LOG
+
+    run = project.root / "runs" / "detector" / "warming"
+    run.mkdir(parents=True)
+    log = JsonlProgressWriter(run / PRETRAIN_LOG)
+    log.write(Progress(300, 800, "pretraining the backbone: step 300/800 loss 1.234",
+                       {"pretrain_loss": 1.234, "eta_s": 150.0}))
+    page = page_on(qtbot, project)
+    with RunLock(run):
+        page.refresh()
+        page.select_run(run)
+        details = page.details.text()
+        assert "running" in details and "pretraining the backbone: step 300/800" in details
+        assert "ETA 2.5 min" in details
+        # Once training logs its first step, the page follows the training instead.
+        JsonlProgressWriter(run / "log.jsonl").write(
+            Progress(1, 3000, "step 1/3000 loss 2.0", {"loss": 2.0, "lr": 0.001}))
+        page.refresh()
+        assert "pretraining" not in page.details.text()

@@ -1,16 +1,17 @@
-"""Commands over the detector: detector train|checkpoints|report|export, detect, read."""
+"""Commands over the detector: detector train|pretrain|checkpoints|report|export, detect,
+read (training and pretraining themselves live in ``detector_training``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from billet_studio.cli.detector_training import cmd_detector_pretrain, cmd_detector_train
 from billet_studio.cli.evaluate_commands import SCORE_HELP
-from billet_studio.cli.gan_commands import drive_training, path_or_bundled
+from billet_studio.cli.gan_commands import path_or_bundled
 from billet_studio.cli.progress import ProgressBar, run_job
 from billet_studio.cli.project_commands import open_project
 
@@ -34,8 +35,19 @@ def add_detector_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--norm", choices=("group", "batch", "frozen"),
                          help="backbone normalisation (default: group from scratch, frozen "
                               "with --weights)")
-    command.add_argument("--weights", help="local pretrained weights: a COCO Faster R-CNN "
-                                           "checkpoint or a backbone-only ImageNet file")
+    command.add_argument("--weights", "--pretrained", dest="weights", metavar="FILE",
+                         help="local pretrained weights: a COCO Faster R-CNN checkpoint, a "
+                              "backbone-only ImageNet file, or a `detector pretrain` file; "
+                              "they take precedence over the preset's own pretraining")
+    command.add_argument("--no-pretrain", action="store_true",
+                         help="start the backbone from scratch instead of pretraining it "
+                              "on the dataset's characters first (cpu and tiny presets)")
+    command.add_argument("--default-anchors", action="store_true",
+                         help="keep torchvision's anchors (32-512 px) instead of fitting "
+                              "them to the training boxes")
+    command.add_argument("--torchvision-pyramid", action="store_true",
+                         help="MobileNet: build the feature pyramid as torchvision does "
+                              "(two stride-32 blocks) instead of over stride 8/16/32")
     command.add_argument("--steps", type=int, help="step budget (paper: 165,000)")
     command.add_argument("--batch-size", type=int)
     command.add_argument("--lr", type=float)
@@ -47,6 +59,23 @@ def add_detector_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--run-name", help="run folder name under PROJECT/runs/detector/")
     command.add_argument("--resume", metavar="RUN", help="continue this run")
+    command = add("pretrain", cmd_detector_pretrain,
+                  "train a preset's backbone as a character classifier on crops of a "
+                  "dataset's training characters (never val or test); prints held-out "
+                  "accuracy and writes a file for `detector train --pretrained`", detector)
+    command.add_argument("project")
+    command.add_argument("--dataset", required=True,
+                         help="dataset name under PROJECT/datasets/ (or its folder)")
+    command.add_argument("--preset", choices=("tiny", "cpu", "paper"), default="cpu",
+                         help="the detector the backbone is for (default cpu)")
+    command.add_argument("--arch", choices=("fasterrcnn_resnet50_fpn",
+                                            "fasterrcnn_resnet50_fpn_v2",
+                                            "fasterrcnn_mobilenet_v3_large_fpn"))
+    command.add_argument("--image-size", type=int, help="the detector's square input side")
+    command.add_argument("--steps", type=int, help="classifier steps (default 500)")
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--out", help="file to write (default PROJECT/runs/pretrain/"
+                                       "DATASET-ARCH-SIZE.safetensors)")
     command = add("checkpoints", cmd_detector_checkpoints,
                   "list a run's checkpoints with their losses and validation mAP", detector)
     command.add_argument("run", help="the run folder")
@@ -98,90 +127,6 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
                               "exported .safetensors file, or 'bundled'")
     command.add_argument("--batch-size", type=int, default=4)
     command.add_argument("--workers", type=int, default=0, help="image loading processes")
-
-
-def dataset_folder(project_root: Path, name: str) -> Path:
-    folder = Path(name)
-    if not folder.is_dir():
-        folder = project_root / "datasets" / name
-    if not (folder / "train.json").is_file():
-        from billet_studio.annotations import AnnotationError
-
-        raise AnnotationError(folder, "holds no train.json (build a dataset with `dataset "
-                                      "build`, or export one with `export --format coco`)")
-    return folder
-
-
-def cmd_detector_train(args: argparse.Namespace) -> int:
-    from billet_studio.training import from_environment
-    from billet_studio.training.distributed import shutdown
-
-    context = from_environment()
-    try:
-        return _train(args, context)
-    finally:
-        shutdown(context)
-
-
-def _train(args: argparse.Namespace, context) -> int:
-    from dataclasses import replace
-
-    from billet_studio.detection import (
-        PRESETS,
-        DetectionDataset,
-        MixSchedule,
-        ModelSpec,
-        train_detector,
-    )
-    from billet_studio.detection.data import image_size_of, training_samples
-
-    project = open_project(args.project)
-    classes = tuple(project.config.classes)
-    folder = dataset_folder(project.root, args.dataset)
-    train_samples, val_samples = training_samples(folder, classes)
-    preset = PRESETS[args.preset]
-    image_size = args.image_size or (preset.image_size if args.preset != "paper" else
-                                     image_size_of(train_samples))
-    norm = args.norm or ("frozen" if args.weights else "group")
-    spec = ModelSpec(args.arch or preset.architecture, classes, image_size, norm)
-    overrides = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-                 "workers": args.workers}
-    if args.eval_every:
-        overrides.update(eval_every=args.eval_every, checkpoint_every=args.eval_every)
-    config = replace(preset.train, seed=args.seed, mix=MixSchedule.parse(args.mix),
-                     **{k: v for k, v in overrides.items() if v is not None})
-    if args.resume:
-        from billet_studio.detection import read_run_config
-
-        run_dir = Path(args.resume)
-        if not run_dir.is_dir():
-            run_dir = project.root / "runs" / "detector" / args.resume
-        # The run keeps its own budget (and so its schedule) unless --steps extends it.
-        config = replace(config, steps=args.steps or read_run_config(run_dir)["config"]["steps"])
-    else:
-        if context.active and not args.run_name:
-            raise ValueError("under torchrun, name the run with --run-name so every process "
-                             "writes to the same folder")
-        name = args.run_name or f"{time.strftime('%Y%m%d-%H%M%S')}-{args.preset}"
-        run_dir = project.root / "runs" / "detector" / name
-    say = print if context.is_main else (lambda *a, **k: None)
-    say(f"{len(train_samples)} training images ({sum(s.synthetic for s in train_samples)} "
-        f"synthetic), {len(val_samples)} validation images; {spec.architecture} at "
-        f"{spec.image_size} px, {spec.norm} norm; run folder {run_dir}")
-    drive_training(
-        "detector", run_dir,
-        lambda cancel: train_detector(
-            run_dir, DetectionDataset(train_samples, spec.image_size),
-            DetectionDataset(val_samples, spec.image_size), spec, config, cancel,
-            resume=bool(args.resume), context=context,
-            pretrained=Path(args.weights) if args.weights else None,
-            sources={"dataset": str(folder)}),
-        context,
-        lambda p: (f"loss {p.metrics['loss']:.3f} lr {p.metrics['lr']:.2g} "
-                   f"{p.metrics['images_per_s']:.1f} img/s"),
-        lambda p: (f"\nstep {p.step}: val loss {p.metrics['val_loss']:.3f}, val mAP@0.5 "
-                   f"{p.metrics['val_mAP50']:.3f}" if "val_mAP50" in p.metrics else None))
-    return 0
 
 
 def cmd_detector_checkpoints(args: argparse.Namespace) -> int:

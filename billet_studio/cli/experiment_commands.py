@@ -114,17 +114,44 @@ def cmd_demo_run(args: argparse.Namespace) -> int:
         print("\nThis installation has no bundled detector (models/detector-demo.safetensors)"
               "; its evaluation was skipped.")
     else:
-        summary = _summary(out / "bundled" / "evaluation")
-        print(f"\nThe bundled detector on {summary['billets']} fresh demo test billets "
-              "(a new seed, never seen in training):")
-        print_rates([g for g in summary["groups"] if g["site"] is None])
-        print(f"report: {out / 'bundled' / 'evaluation' / 'report.html'}")
+        print_bundled_headline(out / "bundled" / "evaluation")
     summary = _summary(out / "smoke" / "evaluation")
     print(f"\nEvery stage once with smoke budgets ({described}; {SMOKE_LABEL}):")
     print_rates([g for g in summary["groups"] if g["site"] is None])
     print(f"report: {out / 'smoke' / 'evaluation' / 'report.html'}  ({SMOKE_LABEL})")
     print(f"main job finished in {time.monotonic() - started:.0f} s")
     return 0
+
+
+def print_bundled_headline(folder: Path) -> None:
+    """The bundled reader's result on one screen: billets read right (with and without the
+    format prior), the rates by subset, and three example reads."""
+    from billet_studio.cli.evaluate_commands import print_rates
+    from billet_studio.experiments.main_job import example_reads
+
+    summary = _summary(folder)
+    groups = [g for g in summary["groups"] if g["site"] is None]
+    overall = groups[0]["rates"] if groups else {}
+
+    def share(name: str) -> str:
+        value = (overall.get(name) or {}).get("value")
+        return "-" if value is None else f"{100 * value:.1f} %"
+
+    print(f"\nThe bundled reader on {summary['billets']} fresh demo test billets (a new "
+          "seed, never seen in training):")
+    print(f"  IDs read right: {share('CB_prior')} with the ID format prior, "
+          f"{share('CB_raw')} without it")
+    print_rates(groups)
+    reads = example_reads(folder / "records.sqlite")
+    if reads:
+        print("Example reads (true ID -> read with the prior):")
+        width = max(len(r.true_id) for r in reads)
+        for read in reads:
+            shown = read.prior_read if read.prior_read is not None else read.raw_read
+            verdict = "right" if read.right else "wrong"
+            print(f"  {read.true_id:<{width}} -> {shown or '(nothing read)':<{width}}  "
+                  f"{verdict:5}  {read.visibility:7}  {read.file_name}")
+    print(f"report: {folder / 'report.html'}")
 
 
 def _summary(folder: Path) -> dict[str, Any]:

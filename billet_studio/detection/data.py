@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from billet_studio.annotations import AnnotationError
+from billet_studio.detection.augment import AugmentConfig, augment_rng, augment_sample
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,16 +115,25 @@ def load_rgb(path: Path, size: int | None = None) -> np.ndarray:
 
 
 class DetectionDataset(Dataset):
-    """Samples as (uint8 CHW tensor, target dict) at the detector's input size."""
+    """Samples as (uint8 CHW tensor, target dict) at the detector's input size. An index
+    may be ``(index, seed, step, position)``: the sample then gets that draw's
+    augmentation (when the dataset has one)."""
 
-    def __init__(self, samples: Sequence[DetectionSample], image_size: int) -> None:
+    def __init__(self, samples: Sequence[DetectionSample], image_size: int,
+                 augment: AugmentConfig | None = None) -> None:
         self.samples = list(samples)
         self.image_size = image_size
+        self.augment = augment if augment is not None and augment.active else None
+
+    def with_augment(self, augment: AugmentConfig) -> DetectionDataset:
+        return DetectionDataset(self.samples, self.image_size, augment)
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __getitem__(self, key: int | tuple[int, int, int, int]
+                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        index, draw = (key, None) if isinstance(key, int | np.integer) else (key[0], key[1:])
         sample = self.samples[index]
         image = load_rgb(sample.path)
         if image.shape[:2] != (sample.height, sample.width):
@@ -134,8 +144,12 @@ class DetectionDataset(Dataset):
                          dtype=np.float32)
         if image.shape[:2] != (self.image_size, self.image_size):
             image = resize_square(image, self.image_size)
-        target = {"boxes": torch.from_numpy(sample.boxes * scale),
-                  "labels": torch.from_numpy(sample.labels),
+        boxes, labels = sample.boxes * scale, sample.labels
+        if self.augment is not None and draw is not None:
+            image, boxes, labels = augment_sample(image, boxes, labels, self.augment,
+                                                  augment_rng(*draw))
+        target = {"boxes": torch.from_numpy(boxes),
+                  "labels": torch.from_numpy(labels),
                   "image_id": torch.tensor(sample.image_id)}
         return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), target
 

@@ -8,7 +8,7 @@ frozen batch norm with 3 trainable layers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 
 import torch
@@ -17,17 +17,21 @@ from torchvision.models import mobilenet_v3_large, resnet50
 from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import (
+    BackboneWithFPN,
     _mobilenet_extractor,
     _resnet_fpn_extractor,
 )
 from torchvision.models.detection.faster_rcnn import FastRCNNConvFCHead, RPNHead
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from billet_studio.detection.anchors import AnchorSet, default_anchors
 from billet_studio.detection.heads import ScoredRoIHeads
 
 ARCHITECTURES = ("fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2",
                  "fasterrcnn_mobilenet_v3_large_fpn")
 NORMS = ("group", "batch", "frozen")
+MOBILENET_STRIDES = (4, 8, 16, 32)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,17 @@ class ModelSpec:
     #: Keep every detection above this score (the evaluation applies its own threshold).
     score_threshold: float = 0.05
     detections_per_image: int = 100
+    #: Backbone strides the feature pyramid reads (MobileNet only: (8, 16, 32) sees
+    #: characters; None: torchvision's choice, two stride-32 blocks).
+    pyramid_strides: tuple[int, ...] | None = None
+    #: Anchor sizes and ratios (fitted to the training boxes); None: torchvision's.
+    anchors: AnchorSet | None = None
+    #: Channels of the pyramid built over (8, 16, 32): its stride-8 map is 16 times the
+    #: size of torchvision's finest MobileNet map, so it is kept narrower.
+    pyramid_channels: int = 256
+    #: Proposals per image that train the box head (torchvision: 512; a billet has ~11
+    #: characters, so 128 lose little and cost a quarter).
+    roi_batch: int = 512
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -57,6 +72,15 @@ class ModelSpec:
             raise ValueError("a detector needs at least one class")
         if self.image_size < 64:
             raise ValueError(f"image_size must be at least 64 pixels, got {self.image_size}")
+        if self.pyramid_strides is not None:
+            if "mobilenet" not in self.architecture:
+                raise ValueError("pyramid_strides applies to the MobileNet architecture only")
+            if any(s not in MOBILENET_STRIDES for s in self.pyramid_strides):
+                raise ValueError(f"MobileNet's stages have strides {MOBILENET_STRIDES}, not "
+                                 f"{self.pyramid_strides}")
+        if self.anchors is not None and len(self.anchors.sizes) != len(self.feature_strides):
+            raise ValueError(f"the anchors have {len(self.anchors.sizes)} levels but the "
+                             f"pyramid has {len(self.feature_strides)}")
 
     @property
     def num_classes(self) -> int:
@@ -72,9 +96,32 @@ class ModelSpec:
             return max(0, min(self.trainable_layers, self.max_trainable_layers))
         return 3 if self.norm == "frozen" else self.max_trainable_layers
 
+    @property
+    def feature_strides(self) -> tuple[int, ...]:
+        """Strides of the maps the region proposal network sees (the last is the pyramid's
+        max-pool level)."""
+        if "mobilenet" not in self.architecture:
+            return (4, 8, 16, 32, 64)
+        if self.pyramid_strides is None:
+            return (32, 32, 64)
+        return (*self.pyramid_strides, 2 * self.pyramid_strides[-1])
+
+    @property
+    def anchor_set(self) -> AnchorSet:
+        return self.anchors or default_anchors(self.feature_strides)
+
     @classmethod
     def from_json(cls, document: dict) -> ModelSpec:
-        return cls(**{**document, "classes": tuple(document["classes"])})
+        values = {**document, "classes": tuple(document["classes"])}
+        if values.get("pyramid_strides") is not None:
+            values["pyramid_strides"] = tuple(int(s) for s in values["pyramid_strides"])
+        if values.get("anchors") is not None:
+            values["anchors"] = AnchorSet.from_json(values["anchors"])
+        return cls(**values)
+
+    def to_json(self) -> dict:
+        """JSON-ready form (what config.json and checkpoint sidecars store)."""
+        return {**asdict(self), "classes": list(self.classes)}
 
 
 def group_norm(channels: int) -> nn.GroupNorm:
@@ -99,8 +146,10 @@ def build_backbone(spec: ModelSpec) -> nn.Module:
     norm = _norm_layer(spec.norm, spec.architecture)
     layers = spec.layers_that_train()
     if spec.architecture == "fasterrcnn_mobilenet_v3_large_fpn":
-        return _mobilenet_extractor(mobilenet_v3_large(weights=None, norm_layer=norm), True,
-                                    layers)
+        body = mobilenet_v3_large(weights=None, norm_layer=norm)
+        if spec.pyramid_strides is None:
+            return _mobilenet_extractor(body, True, layers)
+        return mobilenet_pyramid(body, spec.pyramid_strides, layers, spec.pyramid_channels)
     body = resnet50(weights=None, norm_layer=norm)
     if spec.architecture == "fasterrcnn_resnet50_fpn_v2":
         fpn_norm = group_norm if spec.norm == "group" else nn.BatchNorm2d
@@ -108,19 +157,40 @@ def build_backbone(spec: ModelSpec) -> nn.Module:
     return _resnet_fpn_extractor(body, layers)
 
 
+def mobilenet_pyramid(body: nn.Module, strides: tuple[int, ...], layers: int,
+                      channels: int = 256) -> BackboneWithFPN:
+    """A feature pyramid over the last block of each of MobileNet's ``strides`` stages
+    (torchvision's own extractor reads the first and last stride-32 blocks), freezing the
+    blocks before the ``layers`` trainable stages as torchvision does."""
+    features = body.features
+    starts = [0] + [i for i, b in enumerate(features) if getattr(b, "_is_cn", False)]
+    ends = [*[s - 1 for s in starts[1:]], len(features) - 1]
+    stage_of_stride = {2 ** (k + 1): end for k, end in enumerate(ends)}
+    stage_indices = [*starts, len(features) - 1]
+    freeze_before = (len(features) if layers == 0
+                     else stage_indices[len(stage_indices) - layers])
+    for block in features[:freeze_before]:
+        for parameter in block.parameters():
+            parameter.requires_grad_(False)
+    returned = [stage_of_stride[s] for s in strides]
+    return BackboneWithFPN(features, {str(b): str(k) for k, b in enumerate(returned)},
+                           [features[b].out_channels for b in returned], channels,
+                           extra_blocks=LastLevelMaxPool())
+
+
 def build_detector(spec: ModelSpec) -> FasterRCNN:
     """A Faster R-CNN for ``spec`` whose detections carry per-class score vectors."""
     backbone = build_backbone(spec)
     options = dict(min_size=spec.image_size, max_size=spec.image_size,
                    box_score_thresh=spec.score_threshold,
-                   box_detections_per_img=spec.detections_per_image)
+                   box_detections_per_img=spec.detections_per_image,
+                   box_batch_size_per_image=spec.roi_batch)
+    chosen = spec.anchor_set
+    anchors = AnchorGenerator(chosen.sizes, (chosen.ratios,) * len(chosen.sizes))
     if spec.architecture == "fasterrcnn_mobilenet_v3_large_fpn":
-        anchors = AnchorGenerator(((32, 64, 128, 256, 512),) * 3, ((0.5, 1.0, 2.0),) * 3)
         model = FasterRCNN(backbone, spec.num_classes, rpn_anchor_generator=anchors,
                            rpn_score_thresh=0.05, **options)
     elif spec.architecture == "fasterrcnn_resnet50_fpn_v2":
-        anchors = AnchorGenerator(((32,), (64,), (128,), (256,), (512,)),
-                                  ((0.5, 1.0, 2.0),) * 5)
         head_norm = group_norm if spec.norm == "group" else nn.BatchNorm2d
         rpn_head = RPNHead(backbone.out_channels, anchors.num_anchors_per_location()[0],
                            conv_depth=2)
@@ -129,7 +199,9 @@ def build_detector(spec: ModelSpec) -> FasterRCNN:
         model = FasterRCNN(backbone, spec.num_classes, rpn_anchor_generator=anchors,
                            rpn_head=rpn_head, box_head=box_head, **options)
     else:
-        model = FasterRCNN(backbone, spec.num_classes, **options)
+        rpn_head = RPNHead(backbone.out_channels, anchors.num_anchors_per_location()[0])
+        model = FasterRCNN(backbone, spec.num_classes, rpn_anchor_generator=anchors,
+                           rpn_head=rpn_head, **options)
     model.roi_heads = ScoredRoIHeads.replacing(model.roi_heads)
     return model
 

@@ -23,6 +23,9 @@ from billet_studio.detection.model import ModelSpec
 
 #: Left out of a full checkpoint: their shape depends on the number of classes.
 CLASS_SPECIFIC = ("roi_heads.box_predictor.",)
+#: Kept from a full checkpoint only where they fit: their shape depends on the number of
+#: anchors per location (fitted anchors usually differ from the checkpoint's).
+ANCHOR_SPECIFIC = ("rpn.head.cls_logits.", "rpn.head.bbox_pred.")
 #: Batch-norm bookkeeping that frozen batch norm does not keep.
 IGNORED_SUFFIXES = ("num_batches_tracked",)
 
@@ -80,16 +83,34 @@ def is_full_detector(state: dict[str, Tensor]) -> bool:
 
 
 def load_pretrained(model: nn.Module, spec: ModelSpec, path: Path) -> str:
-    """Load ``path`` into ``model``; returns which kind of file it was."""
+    """Load ``path`` into ``model``; returns which kind of file it was. A full detector's
+    class predictor, and its RPN outputs where the anchor count differs, start fresh."""
     state = read_state_dict(path)
     if is_full_detector(state):
-        kept = {k: v for k, v in state.items() if not k.startswith(CLASS_SPECIFIC)}
-        heads = model.roi_heads.box_predictor
-        keep_fresh = {f"roi_heads.box_predictor.{k}": v for k, v in heads.state_dict().items()}
-        _fit(path, {**kept, **keep_fresh}, model, f"{spec.architecture} detector")
+        own = model.state_dict()
+        fresh = {k: v for k, v in own.items() if k.startswith(CLASS_SPECIFIC) or (
+            k.startswith(ANCHOR_SPECIFIC) and (k not in state or state[k].shape != v.shape))}
+        kept = {k: v for k, v in state.items() if k not in fresh}
+        _fit(path, {**kept, **fresh}, model, f"{spec.architecture} detector")
         return "detector"
     if "mobilenet" in spec.architecture:
         state = {k.removeprefix("features."): v for k, v in state.items()
                  if k.startswith("features.")}
     _fit(path, state, model.backbone.body, f"{spec.architecture} backbone")
     return "backbone"
+
+
+def backbone_file_facts(path: Path) -> dict[str, str]:
+    """The metadata a ``detector pretrain`` file carries (architecture, norm, accuracy…);
+    empty for other files (torchvision's ImageNet weights, ``.pth`` files)."""
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return {}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise PretrainedError(path, f"is not a readable weights file ({error})") from None
+    return dict(metadata) if metadata.get("format") == "billet-studio-backbone" else {}

@@ -1,5 +1,6 @@
-"""Training the detector as a job: SGD with warm-up and step decay over a step budget,
-validation every K steps, safetensors checkpoints with exact resume, DDP under torchrun."""
+"""Training the detector as a job: SGD with warm-up, then step or cosine decay placed by
+the step budget, validation every K steps, safetensors checkpoints with exact resume, DDP
+under torchrun."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from torch.utils.data import DataLoader
 
 from billet_studio import __version__
 from billet_studio.annotations import AnnotationError, atomic_write_json
+from billet_studio.detection.augment import AugmentConfig
 from billet_studio.detection.data import DetectionDataset, collate
 from billet_studio.detection.model import ModelSpec, seeded_detector
+from billet_studio.detection.pretrain import PretrainConfig
 from billet_studio.detection.pretrained import load_pretrained
 from billet_studio.detection.run_files import read_run_config
 from billet_studio.detection.sampler import BatchPlan, MixSchedule
@@ -39,9 +42,13 @@ class DetectorTrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 1000
     warmup_factor: float = 1e-3
+    #: "step": decay by ``gamma`` at each milestone; "cosine": a half cosine from the end
+    #: of warm-up down to ``lr * final_factor`` at the last step.
+    schedule: str = "step"
     #: Decay points as fractions of the budget, each multiplying the rate by ``gamma``.
     milestones: tuple[float, ...] = (2 / 3, 8 / 9)
     gamma: float = 0.1
+    final_factor: float = 0.01
     eval_every: int = 5000
     checkpoint_every: int = 5000
     #: Held-out images scored at each validation (0: all).
@@ -51,6 +58,7 @@ class DetectorTrainConfig:
     #: Loader processes (0: load in the training process).
     workers: int = 2
     mix: MixSchedule = MixSchedule()
+    augment: AugmentConfig = AugmentConfig()
 
     def __post_init__(self) -> None:
         if min(self.steps, self.batch_size, self.eval_every, self.checkpoint_every) < 1:
@@ -58,6 +66,9 @@ class DetectorTrainConfig:
                              "positive")
         if self.lr <= 0 or not all(0 < m <= 1 for m in self.milestones):
             raise ValueError("lr must be positive and milestones fractions in (0, 1]")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got "
+                             f"{self.schedule!r}")
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> DetectorTrainConfig:
@@ -65,49 +76,94 @@ class DetectorTrainConfig:
         values = {k: v for k, v in document.items() if k in known}
         values["milestones"] = tuple(values.get("milestones", cls.milestones))
         values["mix"] = MixSchedule(**values.get("mix", {}))
+        values["augment"] = AugmentConfig(**values.get("augment", {}))
         return cls(**values)
+
+
+SCHEDULES = ("step", "cosine")
+#: Jitter for stamped characters (the cpu and tiny presets).
+CHARACTER_JITTER = AugmentConfig(rotation=3.0, scale=0.1, shift=0.03, brightness=0.1,
+                                 contrast=0.15)
 
 
 @dataclass(frozen=True)
 class Preset:
+    """A recipe: model, input size, training budget, and how the run starts."""
+
     architecture: str
     image_size: int
     train: DetectorTrainConfig
+    #: MobileNet: the backbone strides the pyramid reads (None: torchvision's), and the
+    #: pyramid's width.
+    pyramid_strides: tuple[int, ...] | None = None
+    pyramid_channels: int = 256
+    #: Proposals per image that train the box head.
+    roi_batch: int = 512
+    #: Anchors fitted to the training boxes (False: torchvision's defaults).
+    fit_anchors: bool = True
+    #: Pretrain the backbone on the dataset's characters first (None: start from scratch
+    #: or from the user's --weights).
+    pretrain: PretrainConfig | None = None
 
 
 PRESETS = {
-    # Tests and plumbing checks: tiny images, a handful of steps.
+    # Tests and plumbing checks: tiny images, a handful of steps, the cpu recipe's shape.
     "tiny": Preset("fasterrcnn_mobilenet_v3_large_fpn", 128,
                    DetectorTrainConfig(steps=20, warmup_steps=5, eval_every=10,
                                        checkpoint_every=10, val_images=8, log_every=5,
-                                       lr=0.01, workers=0)),
-    # An evening on a laptop CPU: MobileNet at half resolution.
+                                       lr=0.01, workers=0, schedule="cosine",
+                                       augment=CHARACTER_JITTER),
+                   pyramid_strides=(8, 16, 32), pyramid_channels=128, roi_batch=128,
+                   pretrain=PretrainConfig(steps=6, batch_size=16)),
+    # An evening on a laptop CPU: MobileNet at half resolution, its pyramid (128 wide) over
+    # the stride-8/16/32 stages, anchors fitted to the characters, 128 proposals an image
+    # for the box head, the backbone first pretrained on the dataset's own characters,
+    # cosine decay and character jitter.
     "cpu": Preset("fasterrcnn_mobilenet_v3_large_fpn", 512,
                   DetectorTrainConfig(steps=3000, warmup_steps=200, eval_every=500,
-                                      checkpoint_every=500, val_images=64, lr=0.01)),
-    # The paper: ResNet-50 FPN on full 1024 px billets for 165,000 steps.
+                                      checkpoint_every=500, val_images=64, lr=0.01,
+                                      schedule="cosine", augment=CHARACTER_JITTER),
+                  pyramid_strides=(8, 16, 32), pyramid_channels=128, roi_batch=128,
+                  pretrain=PretrainConfig()),
+    # The paper: ResNet-50 FPN on full 1024 px billets for 165,000 steps (anchors fitted;
+    # the paper fine-tuned COCO weights, which come only from --weights FILE).
     "paper": Preset("fasterrcnn_resnet50_fpn", 1024, DetectorTrainConfig()),
 }
 
 
 def learning_rate(step: int, config: DetectorTrainConfig) -> float:
-    """The rate at ``step`` (1-based): linear warm-up, then step decay at the milestones."""
+    """The rate at ``step`` (1-based): linear warm-up, then step decay at the milestones
+    or a half cosine to ``final_factor``, both placed by the budget ``config.steps``."""
     rate = config.lr
     if step <= config.warmup_steps:
         alpha = step / config.warmup_steps
         rate *= config.warmup_factor * (1 - alpha) + alpha
+    if config.schedule == "cosine":
+        if step <= config.warmup_steps:
+            return rate
+        span = max(1, config.steps - config.warmup_steps)
+        progress = min(1.0, (step - config.warmup_steps) / span)
+        floor = config.final_factor
+        return rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
     passed = sum(step > round(m * config.steps) for m in config.milestones)
     return rate * config.gamma ** passed
 
 
 class _StepBatches:
-    """A DataLoader batch sampler over the plan's remaining steps."""
+    """A DataLoader batch sampler over the plan's remaining steps; with augmentation each
+    index carries its draw (seed, step, place), so the jitter is a function of the step."""
 
-    def __init__(self, plan: BatchPlan, first_step: int) -> None:
-        self.plan, self.first_step = plan, first_step
+    def __init__(self, plan: BatchPlan, first_step: int, augment: bool = False) -> None:
+        self.plan, self.first_step, self.augment = plan, first_step, augment
 
-    def __iter__(self) -> Iterator[list[int]]:
-        return self.plan.batches(self.first_step)
+    def __iter__(self) -> Iterator[list[Any]]:
+        for offset, batch in enumerate(self.plan.batches(self.first_step)):
+            if not self.augment:
+                yield batch
+                continue
+            step = self.first_step + offset
+            yield [(index, self.plan.seed, step, self.plan.rank * len(batch) + place)
+                   for place, index in enumerate(batch)]
 
     def __len__(self) -> int:
         return max(0, self.plan.total_steps - self.first_step + 1)
@@ -186,7 +242,7 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
                      config.mix, config.seed, context.rank, context.world_size)
     if context.is_main:
         atomic_write_json(run_dir / "config.json", {
-            "model": {**asdict(spec), "classes": list(spec.classes)},
+            "model": spec.to_json(),
             "config": asdict(config), "code_version": __version__, "device": device.type,
             "device_name": describe_device(device),
             "processes": context.world_size, "pretrained": origin[0],
@@ -194,7 +250,9 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
             "val_images": len(val), "sources": sources or {}})
         log = JsonlProgressWriter(run_dir / "log.jsonl")
     autocast = device.type == "cuda"
-    loader = _loader(train, _StepBatches(plan, start + 1), config.workers, device)
+    train = train.with_augment(config.augment)
+    loader = _loader(train, _StepBatches(plan, start + 1, train.augment is not None),
+                     config.workers, device)
     val_sampler = _val_batches(val, config)
     window: dict[str, float] = {}
     window_steps, waited, busy = 0, 0.0, 0.0
@@ -248,7 +306,7 @@ def train_detector(run_dir: Path, train: DetectionDataset, val: DetectionDataset
             state = {"step": step, "optimizer": optimizer.state_dict(),
                      "torch_rng": torch.get_rng_state()}
             store.save(step, module, state, {
-                "model": {**asdict(spec), "classes": list(spec.classes)},
+                "model": spec.to_json(),
                 "metrics": {k: round(v, 6) for k, v in metrics.items()
                             if isinstance(v, float) and math.isfinite(v)},
                 "wall_time_s": round(wall, 2)})

@@ -25,15 +25,14 @@ from billet_studio.annotations.exporters.coco import coco_document
 from billet_studio.annotations.exporters.report import labelled_records
 from billet_studio.detection import PRESETS as DETECTOR_PRESETS
 from billet_studio.detection import (
-    DetectionDataset,
     DetectorTrainConfig,
-    ModelSpec,
     load_detector,
     pick_device,
-    train_detector,
 )
 from billet_studio.detection.data import image_size_of, training_samples
 from billet_studio.detection.inference import detect_to_coco, images_of_coco
+from billet_studio.detection.recipe import preset_run
+from billet_studio.detection.trainer import Preset
 from billet_studio.evaluation.evaluate import EvaluationConfig, EvaluationInputs, run_evaluation
 from billet_studio.evaluation.matching import REPORT_SCORE, MatchConfig
 from billet_studio.evaluation.metrics import BootstrapConfig
@@ -148,17 +147,15 @@ def run_experiment(project: Project, folder: Path, config: ExperimentConfig,
 
 
 def train_on_dataset(dataset_dir: Path, run_dir: Path, classes: tuple[str, ...],
-                     architecture: str, image_size: int | None, config: DetectorTrainConfig,
+                     preset: Preset, image_size: int | None, config: DetectorTrainConfig,
                      cancel: CancelToken | None = None, resume: bool = False,
                      sources: dict[str, Any] | None = None) -> Iterator[Progress]:
-    """Job: train a detector from scratch on a dataset folder (``image_size`` None: the
-    dataset's own size)."""
+    """Job: train a detector with ``preset``'s recipe (fitted anchors, its pyramid, its
+    pretraining) on a dataset folder (``image_size`` None: the dataset's own size)."""
     train, val = training_samples(dataset_dir, classes)
     size = image_size or image_size_of(train)
-    spec = ModelSpec(architecture, classes, size, "group")
-    yield from train_detector(run_dir, DetectionDataset(train, size),
-                              DetectionDataset(val, size), spec, config, cancel,
-                              resume=resume, sources=sources)
+    yield from preset_run(run_dir, train, val, preset, config, classes, size, cancel, resume,
+                          sources)
 
 
 def detect_split(reference: Path, truth: Path, project: Project, out: Path,
@@ -202,7 +199,7 @@ def _run_cell(project: Project, folder: Path, cell: Cell, config: ExperimentConf
         preset = DETECTOR_PRESETS[config.budget]
         size = preset.image_size if config.budget != "paper" else None
         job = train_on_dataset(folder / "datasets" / cell.experiment, run_dir,
-                               tuple(project.config.classes), preset.architecture, size,
+                               tuple(project.config.classes), preset, size,
                                train_config, cancel, resume=latest is not None,
                                sources={"experiment": cell.experiment, "seed": cell.seed})
         for progress in job:

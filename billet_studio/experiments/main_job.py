@@ -87,7 +87,7 @@ def run_main_job(project: Project, out: Path, bundled_detector: Path | None,
                            eval_every=config.smoke_steps, checkpoint_every=config.smoke_steps)
     run_dir = smoke / "run"
     for progress in train_on_dataset(dataset_dir, run_dir, tuple(project.config.classes),
-                                     PRESETS["tiny"].architecture, config.smoke_size,
+                                     PRESETS["tiny"], config.smoke_size,
                                      train_config):
         yield Progress(0, None, f"smoke: training {progress.message}")
     truth = smoke / "test.json"
@@ -96,3 +96,52 @@ def run_main_job(project: Project, out: Path, bundled_detector: Path | None,
         yield Progress(0, None, f"smoke: detecting {progress.message}")
     yield from evaluate_split(truth, smoke / "predictions.json", project, smoke / "evaluation",
                          config.bootstrap, score=config.score)
+
+
+@dataclass(frozen=True)
+class ExampleRead:
+    """One billet's true ID against what the reader made of it."""
+
+    file_name: str
+    visibility: str
+    true_id: str
+    raw_read: str
+    prior_read: str | None
+
+    @property
+    def right(self) -> bool:
+        return (self.prior_read if self.prior_read is not None else self.raw_read) == \
+            self.true_id
+
+
+def example_reads(store: Path, count: int = 3) -> list[ExampleRead]:
+    """A few reads from an evaluation's store that show what the reader does: the first
+    billet read right, the first read wrong, then one of each visibility class not yet
+    shown (fewer when the store has fewer billets)."""
+    from billet_studio.evaluation.store import open_store
+
+    db = open_store(store)
+    try:
+        rows = db.execute("SELECT file_name, visibility, true_id, raw_read, prior_read "
+                          "FROM billets ORDER BY id").fetchall()
+    finally:
+        db.close()
+    reads = [ExampleRead(*row) for row in rows]
+    chosen: list[ExampleRead] = []
+    for wanted in (lambda r: r.right, lambda r: not r.right):
+        found = next((r for r in reads if wanted(r) and r not in chosen), None)
+        if found is not None:
+            chosen.append(found)
+    for visibility in ("partial", "poor", "well"):
+        if len(chosen) >= count:
+            break
+        if all(r.visibility != visibility for r in chosen):
+            found = next((r for r in reads if r.visibility == visibility), None)
+            if found is not None:
+                chosen.append(found)
+    for read in reads:
+        if len(chosen) >= count:
+            break
+        if read not in chosen:
+            chosen.append(read)
+    return chosen[:count]

@@ -33,7 +33,12 @@ from billet_studio.gui.child_runs import console_tail, start_detached
 from billet_studio.gui.contact_sheet_view import ImageDecoder
 from billet_studio.gui.page_layout import split_page
 from billet_studio.jobs import request_stop
-from billet_studio.training.run_status import LogTail, RunStatus, find_runs
+from billet_studio.training.run_status import (
+    LogTail,
+    RunStatus,
+    find_runs,
+    pretraining_progress,
+)
 
 PRESETS = {"gan": ("small", "paper", "tiny"), "detector": ("cpu", "paper", "tiny")}
 #: The logged metric each kind of run is followed by: the detector's summed loss, the
@@ -343,6 +348,12 @@ class TrainPage(QWidget):
     def _describe(self, status: RunStatus) -> str:
         lines = [f"{status.run_dir.name}: {status.state}, step {status.step}"
                  + (f" of {status.total}" if status.total else "")]
+        pretraining = pretraining_progress(status.run_dir) if status.step == 0 else None
+        if pretraining is not None:
+            eta = (pretraining.get("metrics") or {}).get("eta_s")
+            lines[0] = (f"{status.run_dir.name}: {status.state}, "
+                        f"{pretraining.get('message', 'pretraining the backbone')}"
+                        + (f" · ETA {eta / 60:.1f} min" if eta else ""))
         metrics = self._metrics
         rate = self.steps_per_second()
         if rate is not None:

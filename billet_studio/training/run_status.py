@@ -25,6 +25,8 @@ EXIT_NAME = "exit.json"
 LOG_NAME = "log.jsonl"
 #: What a run's process printed, when the studio started it (gui/child_runs).
 CONSOLE_NAME = "console.log"
+#: A detector run's first phase, pretraining its backbone, logs here.
+PRETRAIN_LOG = "pretrain/log.jsonl"
 STATES = ("running", "finished", "stopped", "cancelled", "failed", "new")
 
 
@@ -94,6 +96,22 @@ def _last_lines(path: Path, count: int = 5) -> tuple[str, ...]:
     except FileNotFoundError:
         return ()
     return tuple(lines[-count:])
+
+
+def pretraining_progress(run_dir: Path) -> dict[str, Any] | None:
+    """The last record of a run's pretraining phase, while its training has not logged yet
+    (None once it has, or for runs without that phase)."""
+    run_dir = Path(run_dir)
+    if (run_dir / LOG_NAME).exists():
+        return None
+    for line in reversed(_last_lines(run_dir / PRETRAIN_LOG, 2)):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            return record
+    return None
 
 
 def run_status(run_dir: Path) -> RunStatus:
