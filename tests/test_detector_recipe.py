@@ -305,7 +305,9 @@ def test_the_run_job_pretrains_once_then_trains(toy, tmp_path):
     config = replace(TINY, steps=2)
     reports = list(start_detector_run(tmp_path / "run", train, val, spec, config,
                                       pretrain=PretrainConfig(steps=4, batch_size=8)))
-    pretraining = [r for r in reports if r.step == 0]
-    assert pretraining and "held-out" in pretraining[-1].message
-    assert [r.step for r in reports if r.step > 0] == [1, 2]
+    pretraining = [r for r in reports if "loss" not in r.metrics]
+    training = [r for r in reports if "loss" in r.metrics]
+    assert reports[:len(pretraining)] == pretraining  # the whole phase comes first
+    assert "held-out" in pretraining[-1].message and pretraining[-1].total == 4
+    assert [r.step for r in training] == [1, 2]
     assert (tmp_path / "run" / "pretrain" / "backbone.safetensors").is_file()
