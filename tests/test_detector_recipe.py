@@ -16,9 +16,14 @@ import pytest
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
-from test_detection import CLASSES, SIZE, write_toy_dataset  # noqa: E402
+from test_detection import (  # noqa: E402
+    CLASSES,
+    SIZE,
+    _fixed_batch_loss,
+    _project,
+    write_toy_dataset,
+)
 
-from billet_studio.annotations import Project, ProjectConfig  # noqa: E402
 from billet_studio.detection import (  # noqa: E402
     PRESETS,
     DetectionDataset,
@@ -41,10 +46,9 @@ from billet_studio.detection.augment import (  # noqa: E402
     augment_rng,
     augment_sample,
 )
-from billet_studio.detection.data import collate, training_samples  # noqa: E402
+from billet_studio.detection.data import training_samples  # noqa: E402
 from billet_studio.detection.pretrain import PretrainConfig, pretrain_backbone  # noqa: E402
 from billet_studio.detection.recipe import spec_with_anchors, start_detector_run  # noqa: E402
-from billet_studio.detection.validation import to_device  # noqa: E402
 
 MOBILENET = "fasterrcnn_mobilenet_v3_large_fpn"
 FINE = ModelSpec(MOBILENET, CLASSES, SIZE, "group", pyramid_strides=(8, 16, 32),
@@ -129,14 +133,6 @@ def test_model_spec_round_trips_its_anchors_through_a_checkpoint(toy, tmp_path):
     assert spec.feature_strides == (8, 16, 32, 64)
     default, kept = spec_with_anchors(FINE, train.samples, fit=False)
     assert default.anchors is None and not kept.fitted
-
-
-def _fixed_batch_loss(model: torch.nn.Module, dataset: DetectionDataset) -> float:
-    images, targets = to_device(*collate([dataset[i] for i in range(4)]), torch.device("cpu"))
-    model.train()
-    with torch.no_grad(), torch.random.fork_rng():
-        torch.manual_seed(123)
-        return float(sum(model(images, targets).values()))
 
 
 def test_a_tiny_run_with_fitted_anchors_and_jitter_lowers_its_loss(toy, tmp_path):
@@ -255,11 +251,6 @@ def test_a_coco_detector_with_another_anchor_count_keeps_all_but_the_rpn_outputs
     assert load_pretrained(model, spec, tmp_path / "coco.pth") == "detector"
     assert torch.equal(model.rpn.head.conv[0][0].weight, coco["rpn.head.conv.0.0.weight"])
     assert model.rpn.head.cls_logits.out_channels == 2  # two anchors a place, fresh
-
-
-def _project(root: Path) -> Path:
-    Project.create(root, ProjectConfig(classes=CLASSES))
-    return root
 
 
 def test_cli_pretrains_by_default_and_a_user_file_takes_precedence(toy, tmp_path, capsys):
