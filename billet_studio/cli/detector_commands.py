@@ -22,16 +22,7 @@ def add_detector_commands(add: Callable[..., argparse.ArgumentParser],
     command = add("train", cmd_detector_train,
                   "train on a dataset's train.json, validating on its val.json; Ctrl-C or a "
                   "STOP file in the run folder saves and stops; runs under torchrun", detector)
-    command.add_argument("project")
-    command.add_argument("--dataset", required=True,
-                         help="dataset name under PROJECT/datasets/ (or its folder)")
-    command.add_argument("--preset", choices=("tiny", "cpu", "paper"), default="cpu",
-                         help="model, image size and budget (default cpu)")
-    command.add_argument("--arch", choices=("fasterrcnn_resnet50_fpn",
-                                            "fasterrcnn_resnet50_fpn_v2",
-                                            "fasterrcnn_mobilenet_v3_large_fpn"))
-    command.add_argument("--image-size", type=int,
-                         help="square input side (paper preset: the dataset's own)")
+    _add_model_options(command, "model, image size and budget (default cpu)")
     command.add_argument("--norm", choices=("group", "batch", "frozen"),
                          help="backbone normalisation (default: group from scratch, frozen "
                               "with --weights)")
@@ -63,16 +54,8 @@ def add_detector_commands(add: Callable[..., argparse.ArgumentParser],
                   "train a preset's backbone as a character classifier on crops of a "
                   "dataset's training characters (never val or test); prints held-out "
                   "accuracy and writes a file for `detector train --pretrained`", detector)
-    command.add_argument("project")
-    command.add_argument("--dataset", required=True,
-                         help="dataset name under PROJECT/datasets/ (or its folder)")
-    command.add_argument("--preset", choices=("tiny", "cpu", "paper"), default="cpu",
-                         help="the detector the backbone is for (default cpu)")
-    command.add_argument("--arch", choices=("fasterrcnn_resnet50_fpn",
-                                            "fasterrcnn_resnet50_fpn_v2",
-                                            "fasterrcnn_mobilenet_v3_large_fpn"))
-    command.add_argument("--image-size", type=int, help="the detector's square input side")
-    command.add_argument("--steps", type=int, help="classifier steps (default 500)")
+    _add_model_options(command, "the detector the backbone is for (default cpu)")
+    command.add_argument("--steps", type=int, help="classifier steps (default 800)")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--out", help="file to write (default PROJECT/runs/pretrain/"
                                        "DATASET-ARCH-SIZE.safetensors)")
@@ -119,6 +102,20 @@ def add_detector_commands(add: Callable[..., argparse.ArgumentParser],
     command.add_argument("--out", required=True, help="CSV file to write")
     command.add_argument("--score", type=float, default=0.5,
                          help="detections below this score are ignored (default 0.5)")
+
+
+def _add_model_options(command: argparse.ArgumentParser, preset_help: str) -> None:
+    """PROJECT, the dataset and the detector a command trains (train and pretrain)."""
+    command.add_argument("project")
+    command.add_argument("--dataset", required=True,
+                         help="dataset name under PROJECT/datasets/ (or its folder)")
+    command.add_argument("--preset", choices=("tiny", "cpu", "paper"), default="cpu",
+                         help=preset_help)
+    command.add_argument("--arch", choices=("fasterrcnn_resnet50_fpn",
+                                            "fasterrcnn_resnet50_fpn_v2",
+                                            "fasterrcnn_mobilenet_v3_large_fpn"))
+    command.add_argument("--image-size", type=int,
+                         help="square input side (paper preset: the dataset's own)")
 
 
 def _add_run_options(command: argparse.ArgumentParser) -> None:
